@@ -1,0 +1,57 @@
+//! The HTTP surface: poem-openapi operations, their JSON types and errors.
+//! Never names a diesel type.
+
+mod health;
+pub mod operations;
+mod payload;
+pub mod problem;
+mod schema;
+mod security;
+mod tasks;
+
+use std::sync::Arc;
+
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::{auth::TokenVerifier, db::Database};
+
+pub use payload::MAX_BODY_BYTES;
+
+/// What every request handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub verifier: Arc<TokenVerifier>,
+}
+
+#[derive(Tags)]
+enum ApiTags {
+    /// A user's todo tasks.
+    Tasks,
+    /// Liveness and readiness probes.
+    Health,
+}
+
+/// The version of the contract (`info.version`), not of the crate: it takes a
+/// major step on every breaking change.
+pub const CONTRACT_VERSION: &str = "1.0.0";
+
+/// The operations, as an OpenAPI service. Needs no state, so the spec can be
+/// printed without a database.
+pub fn service() -> OpenApiService<(tasks::TasksApi, health::HealthApi), ()> {
+    OpenApiService::new(
+        (tasks::TasksApi, health::HealthApi),
+        "Todo API",
+        CONTRACT_VERSION,
+    )
+    .description(
+        "Tasks of the users of a todo app. Every task route is scoped by the user in \
+             the path, which must be the subject of the bearer token. Errors are RFC 9457 \
+             problem JSON with a human-readable `detail`.",
+    )
+}
+
+/// The contract as YAML: what `openapi.yaml` must contain, byte for byte.
+pub fn spec_yaml() -> String {
+    service().spec_yaml()
+}

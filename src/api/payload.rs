@@ -1,0 +1,392 @@
+//! Request bodies. They are read as raw JSON objects and checked field by
+//! field here, so a 422 lists every problem at once (poem-openapi's derived
+//! parsers stop at the first). Their schemas are written out below.
+
+use std::marker::PhantomData;
+
+use poem::{Request, RequestBody, error::ReadBodyError, http::StatusCode};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    error::{ContentTypeError, ParseRequestPayloadError},
+    registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
+};
+use serde_json::{Map, Value};
+
+use super::schema::{boolean_schema, text_schema};
+use crate::domain::{
+    DESCRIPTION_MAX_CHARS, FieldError, NewTask, TITLE_MAX_CHARS, TaskChanges, TaskDescription,
+    TaskTitle, ValidationError,
+};
+
+/// Largest request body read; a larger one is refused with 413 unread.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The name, description and schema of one kind of request body.
+pub trait BodySchema {
+    const NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    /// Whether a request without a body is acceptable.
+    const REQUIRED: bool;
+    fn schema() -> MetaSchema;
+}
+
+/// A JSON object body, not yet validated. `None` when an optional body is absent.
+pub struct JsonBody<S> {
+    fields: Option<Map<String, Value>>,
+    schema: PhantomData<S>,
+}
+
+impl<'a, S: BodySchema + Send> ApiExtractor<'a> for JsonBody<S> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<S, _>(S::NAME.to_owned(), |_| S::schema());
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: Some(S::DESCRIPTION),
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: MetaSchemaRef::Reference(S::NAME.to_owned()),
+            }],
+            required: S::REQUIRED,
+        })
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let bytes = body
+            .take()?
+            .into_bytes_limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|err| match err {
+                ReadBodyError::PayloadTooLarge => {
+                    poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+                }
+                other => other.into(),
+            })?;
+        let payload_error = |reason: &str| ParseRequestPayloadError {
+            reason: reason.to_owned(),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return if S::REQUIRED {
+                Err(payload_error("a JSON object body is required").into())
+            } else {
+                Ok(Self {
+                    fields: None,
+                    schema: PhantomData,
+                })
+            };
+        }
+        match req.content_type() {
+            Some(content_type) if is_json(content_type) => {}
+            Some(content_type) => {
+                return Err(ContentTypeError::NotSupported {
+                    content_type: content_type.to_owned(),
+                }
+                .into());
+            }
+            None => return Err(ContentTypeError::ExpectContentType.into()),
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(fields)) => Ok(Self {
+                fields: Some(fields),
+                schema: PhantomData,
+            }),
+            Ok(_) => Err(payload_error("the body must be a JSON object").into()),
+            Err(err) => Err(payload_error(&format!("the body is not valid JSON: {err}")).into()),
+        }
+    }
+}
+
+/// `application/json`, or any `application/*+json`, with any parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let Some(subtype) = essence
+        .to_ascii_lowercase()
+        .strip_prefix("application/")
+        .map(str::to_owned)
+    else {
+        return false;
+    };
+    subtype == "json" || subtype.ends_with("+json")
+}
+
+/// A field as sent: missing, `null`, or a value.
+enum Field<'a> {
+    Missing,
+    Null,
+    Value(&'a Value),
+}
+
+fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Field<'a> {
+    match fields.get(name) {
+        None => Field::Missing,
+        Some(Value::Null) => Field::Null,
+        Some(value) => Field::Value(value),
+    }
+}
+
+/// Collects field problems so that all of them are reported together.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|err| self.0.push(err)).ok()
+    }
+
+    fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(ValidationError(self.0))
+        }
+    }
+}
+
+fn text<'a>(name: &'static str, value: &'a Value) -> Result<&'a str, FieldError> {
+    value
+        .as_str()
+        .ok_or_else(|| FieldError::new(name, "must be a string"))
+}
+
+fn title(value: &Value) -> Result<TaskTitle, FieldError> {
+    TaskTitle::parse(text("title", value)?)
+}
+
+fn description(value: &Value) -> Result<TaskDescription, FieldError> {
+    TaskDescription::parse(text("description", value)?)
+}
+
+fn completed(value: &Value) -> Result<bool, FieldError> {
+    value
+        .as_bool()
+        .ok_or_else(|| FieldError::new("completed", "must be true or false"))
+}
+
+const TITLE_DOC: &str = "Trimmed of surrounding whitespace; 1–200 characters after trimming.";
+const DESCRIPTION_DOC: &str = "Free text, at most 1000 characters; `null` for none.";
+
+/// Body of `POST /api/{user_id}/tasks`.
+pub struct TaskCreate;
+
+impl BodySchema for TaskCreate {
+    const NAME: &'static str = "TaskCreate";
+    const DESCRIPTION: &'static str =
+        "The new task. Any other field (`user_id`, `completed`, …) is ignored.";
+    const REQUIRED: bool = true;
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            required: vec!["title"],
+            properties: vec![
+                (
+                    "title",
+                    text_schema(TITLE_DOC, Some(1), TITLE_MAX_CHARS, false),
+                ),
+                (
+                    "description",
+                    text_schema(DESCRIPTION_DOC, None, DESCRIPTION_MAX_CHARS, true),
+                ),
+            ],
+            example: Some(
+                serde_json::json!({"title": "Buy milk", "description": "2 litres, semi-skimmed"}),
+            ),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+impl JsonBody<TaskCreate> {
+    pub fn into_new_task(self) -> Result<NewTask, ValidationError> {
+        let fields = self.fields.unwrap_or_default();
+        let mut problems = Problems::default();
+        let title = match field(&fields, "title") {
+            Field::Missing | Field::Null => {
+                problems.check(Err(FieldError::new("title", "is required")))
+            }
+            Field::Value(value) => problems.check(title(value)),
+        };
+        let description = match field(&fields, "description") {
+            Field::Missing | Field::Null => None,
+            Field::Value(value) => problems.check(description(value)),
+        };
+        problems.finish(|| NewTask {
+            title: title.expect("no problems means a title"),
+            description,
+        })
+    }
+}
+
+/// Body of `PUT /api/{user_id}/tasks/{id}`.
+pub struct TaskUpdate;
+
+impl BodySchema for TaskUpdate {
+    const NAME: &'static str = "TaskUpdate";
+    const DESCRIPTION: &'static str = "The fields to change, at least one. An absent field is left as it is; `description: null` clears the description.";
+    const REQUIRED: bool = true;
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            properties: vec![
+                (
+                    "title",
+                    text_schema(TITLE_DOC, Some(1), TITLE_MAX_CHARS, false),
+                ),
+                (
+                    "description",
+                    text_schema(DESCRIPTION_DOC, None, DESCRIPTION_MAX_CHARS, true),
+                ),
+                ("completed", boolean_schema("Whether the task is done.")),
+            ],
+            min_properties: Some(1),
+            example: Some(serde_json::json!({"title": "Buy oat milk", "description": null})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+impl JsonBody<TaskUpdate> {
+    pub fn into_changes(self) -> Result<TaskChanges, ValidationError> {
+        let fields = self.fields.unwrap_or_default();
+        let mut problems = Problems::default();
+        let title = match field(&fields, "title") {
+            Field::Missing => None,
+            Field::Null => problems.check(Err(FieldError::new("title", "must not be null"))),
+            Field::Value(value) => problems.check(title(value)),
+        };
+        let description = match field(&fields, "description") {
+            Field::Missing => None,
+            Field::Null => Some(None),
+            Field::Value(value) => problems.check(description(value)).map(Some),
+        };
+        let completed = match field(&fields, "completed") {
+            Field::Missing => None,
+            Field::Null => problems.check(Err(FieldError::new("completed", "must not be null"))),
+            Field::Value(value) => problems.check(completed(value)),
+        };
+        let nothing_sent = ["title", "description", "completed"]
+            .iter()
+            .all(|name| !fields.contains_key(*name));
+        if nothing_sent {
+            problems.0.push(FieldError::new(
+                "body",
+                "send at least one of title, description, completed",
+            ));
+        }
+        problems.finish(|| TaskChanges {
+            title,
+            description,
+            completed,
+        })
+    }
+}
+
+/// Optional body of `PATCH /api/{user_id}/tasks/{id}/complete`.
+pub struct TaskCompletion;
+
+impl BodySchema for TaskCompletion {
+    const NAME: &'static str = "TaskCompletion";
+    const DESCRIPTION: &'static str = "Optional. Without a body (or without `completed`) the task's state is toggled; with `completed` it is set.";
+    const REQUIRED: bool = false;
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            properties: vec![("completed", boolean_schema("The state to set."))],
+            example: Some(serde_json::json!({"completed": true})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+impl JsonBody<TaskCompletion> {
+    /// `Ok(None)` asks for a toggle.
+    pub fn into_completed(self) -> Result<Option<bool>, ValidationError> {
+        let Some(fields) = self.fields else {
+            return Ok(None);
+        };
+        let mut problems = Problems::default();
+        let state = match field(&fields, "completed") {
+            Field::Missing => None,
+            Field::Null => {
+                problems.check(Err(FieldError::new("completed", "must be true or false")))
+            }
+            Field::Value(value) => problems.check(completed(value)),
+        };
+        problems.finish(|| state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn body<S>(value: Value) -> JsonBody<S> {
+        let Value::Object(fields) = value else {
+            panic!("test bodies are objects")
+        };
+        JsonBody {
+            fields: Some(fields),
+            schema: PhantomData,
+        }
+    }
+
+    fn fields_of(err: ValidationError) -> Vec<&'static str> {
+        err.0.iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn every_invalid_field_of_a_create_is_reported() {
+        let err = body::<TaskCreate>(json!({"title": "  ", "description": 7}))
+            .into_new_task()
+            .unwrap_err();
+        assert_eq!(fields_of(err), ["title", "description"]);
+    }
+
+    #[test]
+    fn a_numeric_title_is_not_coerced_to_text() {
+        let err = body::<TaskCreate>(json!({"title": 123}))
+            .into_new_task()
+            .unwrap_err();
+        assert_eq!(err.0[0].message, "must be a string");
+    }
+
+    #[test]
+    fn update_distinguishes_absent_from_null() {
+        let changes = body::<TaskUpdate>(json!({"description": null}))
+            .into_changes()
+            .unwrap();
+        assert_eq!(changes.description, Some(None));
+        assert_eq!(changes.title, None);
+        let changes = body::<TaskUpdate>(json!({"completed": true}))
+            .into_changes()
+            .unwrap();
+        assert_eq!(changes.description, None);
+    }
+
+    #[test]
+    fn an_empty_update_is_refused() {
+        let err = body::<TaskUpdate>(json!({"user_id": "x"}))
+            .into_changes()
+            .unwrap_err();
+        assert_eq!(fields_of(err), ["body"]);
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/jsonp"));
+    }
+}

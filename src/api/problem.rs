@@ -1,0 +1,365 @@
+//! The one error shape: RFC 9457 problem JSON. Every failure — ours, the
+//! framework's parse errors, unknown routes — is rendered here.
+
+use poem::{
+    Error, IntoResponse, Response,
+    error::{MethodNotAllowedError, NotFoundError, ResponseError},
+    http::{StatusCode, header},
+};
+use poem_openapi::{
+    ApiResponse, Object,
+    error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    },
+    registry::{
+        MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+    },
+    types::Type,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use super::operations::Operation;
+use crate::{
+    auth::AuthError,
+    db::DbError,
+    domain::{FieldError, ValidationError},
+};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECS: u32 = 5;
+
+/// An RFC 9457 problem. Frontends show `detail`.
+#[derive(Debug, Object, Serialize)]
+#[oai(rename = "Problem")]
+pub struct Problem {
+    /// Always `about:blank`: the status code and `title` say what kind of problem it is.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    /// The HTTP status code, repeated.
+    pub status: u16,
+    /// What went wrong, in words a user can be shown.
+    pub detail: String,
+    /// For 422: one entry per problem found in the request.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// One invalid field (or query parameter, or path segment, or `body`).
+#[derive(Debug, Object, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// Everything a request handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    #[error("the user id in the path is not the token's subject")]
+    Forbidden,
+    #[error("no such task")]
+    TaskNotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable,
+    #[error("internal server error")]
+    Internal,
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::Unavailable
+            }
+            DbError::Query(cause) => {
+                tracing::error!(error = ?cause, "database query failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TaskNotFound => StatusCode::NOT_FOUND,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        let errors = match self {
+            Self::Invalid(ValidationError(fields)) => {
+                Some(fields.iter().map(FieldProblem::from).collect())
+            }
+            _ => None,
+        };
+        problem_response(self.status(), self.to_string(), errors)
+    }
+}
+
+impl From<&FieldError> for FieldProblem {
+    fn from(err: &FieldError) -> Self {
+        Self {
+            field: err.field.to_owned(),
+            message: err.message.clone(),
+        }
+    }
+}
+
+/// Renders a problem with the headers its status calls for.
+fn problem_response(
+    status: StatusCode,
+    detail: String,
+    errors: Option<Vec<FieldProblem>>,
+) -> Response {
+    let problem = Problem {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = Response::builder()
+        .status(status)
+        .content_type(PROBLEM_JSON)
+        .body(body);
+    let headers = response.headers_mut();
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+    }
+    response
+}
+
+/// Turns any error that reached the edge of the app into problem JSON.
+///
+/// Framework errors (bad path segment, bad query, bad JSON, wrong content
+/// type, missing credentials, unknown route) get the same shape as ours.
+/// `operation` is the spec's view of the operation that failed, when known:
+/// it names path parameters and lists allowed values in messages.
+pub fn render(err: Error, operation: Option<&Operation>) -> Response {
+    if err.is::<ApiError>() {
+        return err.into_response();
+    }
+    let invalid = |field: &str, message: &str| {
+        let errors = vec![FieldProblem {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }];
+        problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid request: {field}: {message}"),
+            Some(errors),
+        )
+    };
+    if err.is::<AuthorizationError>() {
+        ApiError::Unauthorized(AuthError::Missing).as_response()
+    } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        let name = operation.map_or(e.name, |op| op.param_name(e.name));
+        invalid(name, "must be a 64-bit integer")
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        match operation.and_then(|op| op.allowed_values(e.name)) {
+            Some(values) => invalid(e.name, &format!("must be one of: {}", values.join(", "))),
+            None => invalid(e.name, &e.reason),
+        }
+    } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        invalid("body", &e.reason)
+    } else if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        problem_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("{e}; send application/json"),
+            None,
+        )
+    } else if err.is::<NotFoundError>() {
+        problem_response(StatusCode::NOT_FOUND, "no such route".to_owned(), None)
+    } else if err.is::<MethodNotAllowedError>() {
+        problem_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this route".to_owned(),
+            None,
+        )
+    } else {
+        let status = err.status();
+        if status.is_server_error() {
+            tracing::error!(error = %err, "unhandled error");
+        }
+        let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
+        problem_response(status, detail, None)
+    }
+}
+
+/// Which error statuses an operation documents, as bits of `ErrorSet<S>`.
+pub mod statuses {
+    pub const UNAUTHORIZED: u16 = 1;
+    pub const FORBIDDEN: u16 = 1 << 1;
+    pub const NOT_FOUND: u16 = 1 << 2;
+    pub const PAYLOAD_TOO_LARGE: u16 = 1 << 3;
+    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 1 << 4;
+    pub const UNPROCESSABLE: u16 = 1 << 5;
+    pub const UNAVAILABLE: u16 = 1 << 6;
+}
+
+/// The error half of an operation's result: an [`ApiError`] at run time, and in
+/// its type the statuses the operation can answer with, for the spec.
+#[derive(Debug)]
+pub struct ErrorSet<const S: u16>(pub ApiError);
+
+impl<const S: u16> From<ApiError> for ErrorSet<S> {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl<const S: u16> From<DbError> for ErrorSet<S> {
+    fn from(err: DbError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl<const S: u16> From<ValidationError> for ErrorSet<S> {
+    fn from(err: ValidationError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl<const S: u16> From<ErrorSet<S>> for Error {
+    fn from(err: ErrorSet<S>) -> Self {
+        Error::from(err.0)
+    }
+}
+
+impl<const S: u16> IntoResponse for ErrorSet<S> {
+    fn into_response(self) -> Response {
+        self.0.as_response()
+    }
+}
+
+impl<const S: u16> ApiResponse for ErrorSet<S> {
+    fn meta() -> MetaResponses {
+        use statuses::*;
+        let documented = [
+            (
+                UNAUTHORIZED,
+                401,
+                "The bearer token is missing, malformed, expired or badly signed.",
+                "the token has expired",
+            ),
+            (
+                FORBIDDEN,
+                403,
+                "The `user_id` in the path is not the token's subject.",
+                "the user id in the path is not the token's subject",
+            ),
+            (
+                NOT_FOUND,
+                404,
+                "The user has no task with this id (another user's task is indistinguishable from a missing one).",
+                "no such task",
+            ),
+            (
+                PAYLOAD_TOO_LARGE,
+                413,
+                "The request body is larger than the server accepts.",
+                "payload too large",
+            ),
+            (
+                UNSUPPORTED_MEDIA_TYPE,
+                415,
+                "The request body is not `application/json`.",
+                "the `Content-Type` requested by the client is not supported: text/plain; send application/json",
+            ),
+            (
+                UNPROCESSABLE,
+                422,
+                "The request is invalid: `errors` lists each problem.",
+                "invalid request: title must not be empty or only whitespace",
+            ),
+            (
+                UNAVAILABLE,
+                503,
+                "The database is unreachable or saturated: retry after `Retry-After` seconds.",
+                "the database is unavailable; retry shortly",
+            ),
+        ];
+        let responses = documented
+            .into_iter()
+            .filter(|(bit, ..)| S & bit != 0)
+            .map(|(_, status, description, detail)| problem_meta(status, description, detail))
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+fn problem_meta(status: u16, description: &'static str, detail: &str) -> MetaResponse {
+    let code = StatusCode::from_u16(status).expect("documented statuses are valid");
+    let mut example = json!({
+        "type": "about:blank",
+        "title": code.canonical_reason(),
+        "status": status,
+        "detail": detail,
+    });
+    if status == 422 {
+        example["errors"] =
+            json!([{ "field": "title", "message": "must not be empty or only whitespace" }]);
+    }
+    let header = |name: &str, description: &str, ty: &'static str| MetaHeader {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required: true,
+        deprecated: false,
+        schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new(ty))),
+    };
+    let headers = match status {
+        401 => vec![header(
+            "WWW-Authenticate",
+            r#"`Bearer error="invalid_token"` (RFC 6750)."#,
+            "string",
+        )],
+        503 => vec![header(
+            "Retry-After",
+            "Seconds to wait before retrying.",
+            "integer",
+        )],
+        _ => Vec::new(),
+    };
+    MetaResponse {
+        description,
+        status: Some(status),
+        status_range: None,
+        content: vec![MetaMediaType {
+            content_type: PROBLEM_JSON,
+            schema: MetaSchemaRef::Inline(Box::new(MetaSchema {
+                all_of: vec![Problem::schema_ref()],
+                example: Some(example),
+                ..MetaSchema::ANY
+            })),
+        }],
+        headers,
+    }
+}

@@ -1,0 +1,82 @@
+//! The one place the server is assembled: routes, Swagger UI, middleware, state.
+
+use std::{sync::Arc, time::Instant};
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    http::Method,
+    middleware::{Cors, NormalizePath, TrailingSlash},
+};
+use poem_openapi::OperationId;
+
+use crate::api::{self, AppState, operations::Operations, problem};
+
+/// Builds the complete HTTP application.
+pub fn build_app(
+    state: AppState,
+    cors_origins: &[String],
+) -> impl Endpoint<Output = Response> + use<> {
+    let service = api::service();
+    let operations = Arc::new(Operations::from_spec(&service.spec()));
+    let docs = service.swagger_ui();
+    let spec_json = service.spec_endpoint();
+    let spec_yaml = service.spec_endpoint_yaml();
+
+    let cors = Cors::new()
+        .allow_origins(cors_origins.iter().map(String::as_str))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["location", "retry-after", "www-authenticate"])
+        .max_age(3600);
+
+    Route::new()
+        .nest("/", service)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .with(NormalizePath::new(TrailingSlash::Trim))
+        .around(move |next, req| handle(next, req, Arc::clone(&operations)))
+        .with(cors)
+        .data(state)
+}
+
+/// Renders every error, from any layer, as problem JSON, then writes one log
+/// line per request: method, route template, status, latency. Never a header
+/// (so never a token) and never a raw path (it may hold anything).
+async fn handle<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    operations: Arc<Operations>,
+) -> poem::Result<Response> {
+    let method = req.method().clone();
+    let started = Instant::now();
+    let (response, operation) = match next.call(req).await {
+        Ok(output) => {
+            let response = output.into_response();
+            let operation = response
+                .data::<OperationId>()
+                .and_then(|id| operations.get(id.0));
+            (response, operation)
+        }
+        Err(err) => {
+            let operation = err
+                .data::<OperationId>()
+                .and_then(|id| operations.get(id.0));
+            (problem::render(err, operation), operation)
+        }
+    };
+    tracing::info!(
+        target: "todo_api::request",
+        %method,
+        route = operation.map_or("-", |op| op.template.as_str()),
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+    );
+    Ok(response)
+}

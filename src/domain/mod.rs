@@ -1,0 +1,52 @@
+//! Plain Rust types and rules: no web framework, no database.
+
+mod task;
+
+use std::fmt;
+
+pub use task::{
+    DESCRIPTION_MAX_CHARS, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TITLE_MAX_CHARS,
+    Task, TaskChanges, TaskDescription, TaskTitle,
+};
+
+/// The owner of tasks: Better Auth's user id, taken from a verified token's `sub`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(String);
+
+impl UserId {
+    /// Only the token verifier makes these, from a `sub` it has checked.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found in one request, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid request: {}", .0.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+pub struct ValidationError(pub Vec<FieldError>);

@@ -1,0 +1,198 @@
+//! Tasks as the rest of the program sees them: validated values only.
+
+use chrono::{DateTime, Utc};
+
+use super::{FieldError, UserId};
+
+/// Longest title, in characters (Unicode scalar values) after trimming.
+pub const TITLE_MAX_CHARS: usize = 200;
+/// Longest description, in characters.
+pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: i64,
+    pub user_id: UserId,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A title that is trimmed, 1–200 characters and free of NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::new(
+                "title",
+                "must not be empty or only whitespace",
+            ));
+        }
+        if trimmed.chars().count() > TITLE_MAX_CHARS {
+            return Err(FieldError::new(
+                "title",
+                format!("must be at most {TITLE_MAX_CHARS} characters"),
+            ));
+        }
+        reject_nul("title", trimmed)?;
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A description of at most 1000 characters, free of NUL. Kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDescription(String);
+
+impl TaskDescription {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        if raw.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(FieldError::new(
+                "description",
+                format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
+            ));
+        }
+        reject_nul("description", raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// PostgreSQL text cannot hold U+0000: refuse it here rather than fail in SQL.
+fn reject_nul(field: &'static str, text: &str) -> Result<(), FieldError> {
+    if text.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// What a create request may set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: Option<TaskDescription>,
+}
+
+/// A partial update: `None` leaves a field as it is; `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskChanges {
+    pub title: Option<TaskTitle>,
+    pub description: Option<Option<TaskDescription>>,
+    pub completed: Option<bool>,
+}
+
+/// Which tasks a listing returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Pending,
+    Completed,
+}
+
+impl StatusFilter {
+    /// The `completed` value to match, or `None` for every task.
+    pub fn completed(self) -> Option<bool> {
+        match self {
+            Self::All => None,
+            Self::Pending => Some(false),
+            Self::Completed => Some(true),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    #[default]
+    Created,
+    Updated,
+    Title,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// A listing request with its defaults resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: StatusFilter,
+    pub sort: SortKey,
+    pub order: SortOrder,
+}
+
+impl ListQuery {
+    /// Dates default to newest first, titles to A→Z.
+    pub fn new(status: StatusFilter, sort: SortKey, order: Option<SortOrder>) -> Self {
+        let order = order.unwrap_or(match sort {
+            SortKey::Created | SortKey::Updated => SortOrder::Desc,
+            SortKey::Title => SortOrder::Asc,
+        });
+        Self {
+            status,
+            sort,
+            order,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_trimmed() {
+        assert_eq!(
+            TaskTitle::parse("  Buy milk \n").unwrap().as_str(),
+            "Buy milk"
+        );
+    }
+
+    #[test]
+    fn a_blank_title_is_rejected() {
+        for raw in ["", "   ", "\t\n"] {
+            assert_eq!(TaskTitle::parse(raw).unwrap_err().field, "title");
+        }
+    }
+
+    #[test]
+    fn title_length_counts_characters_not_bytes_after_trimming() {
+        let at_limit = "é".repeat(TITLE_MAX_CHARS);
+        assert!(TaskTitle::parse(&format!("  {at_limit}  ")).is_ok());
+        assert!(TaskTitle::parse(&"é".repeat(TITLE_MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn nul_is_rejected_in_both_text_fields() {
+        assert!(TaskTitle::parse("a\0b").is_err());
+        assert!(TaskDescription::parse("a\0b").is_err());
+    }
+
+    #[test]
+    fn description_limit_is_inclusive() {
+        assert!(TaskDescription::parse(&"x".repeat(DESCRIPTION_MAX_CHARS)).is_ok());
+        assert!(TaskDescription::parse(&"x".repeat(DESCRIPTION_MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn default_order_depends_on_the_sort_key() {
+        let by = |sort| ListQuery::new(StatusFilter::All, sort, None).order;
+        assert_eq!(by(SortKey::Created), SortOrder::Desc);
+        assert_eq!(by(SortKey::Updated), SortOrder::Desc);
+        assert_eq!(by(SortKey::Title), SortOrder::Asc);
+    }
+}

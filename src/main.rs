@@ -1,0 +1,85 @@
+use std::{io::IsTerminal, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use todo_api::{api, config::Config, db, server};
+use tracing_subscriber::EnvFilter;
+
+/// The Tasks REST API. With no command, it serves.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the OpenAPI contract the server implements.
+    Openapi {
+        #[arg(long, value_enum, default_value_t = Format::Yaml)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi { format }) = cli.command {
+        let service = api::service();
+        match format {
+            Format::Yaml => print!("{}", service.spec_yaml()),
+            Format::Json => println!("{}", service.spec()),
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    // A missing .env is normal; variables already set win over it.
+    let _ = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("todo-api: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("todo-api: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Migrate) => {
+                let applied = db::run_migrations(config.database_url.expose()).await?;
+                tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
+                Ok(())
+            }
+            _ => server::serve(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("todo-api: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
