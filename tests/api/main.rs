@@ -1,0 +1,11 @@
+//! The integration suite: one binary, the real app on real PostgreSQL.
+
+mod auth;
+mod binary;
+mod contract;
+mod health;
+mod isolation;
+mod malformed;
+mod support;
+mod tasks;
+mod validation;

@@ -1,0 +1,254 @@
+//! Where the tests' PostgreSQL comes from: the server named by
+//! `TEST_DATABASE_URL` (or `NEON_DB_URL`, `DATABASE_URL`) when set, otherwise a
+//! throwaway cluster this process starts on a free loopback port and a
+//! watcher process removes when this process ends, however it ends.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::OnceLock,
+};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+/// A PostgreSQL server the tests may create databases on.
+pub struct PgServer {
+    /// URL of its `postgres` database, for CREATE/DROP DATABASE.
+    admin_url: String,
+}
+
+static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+
+pub fn server() -> &'static PgServer {
+    let server = SERVER.get_or_init(|| match external_url() {
+        Some(url) => Ok(PgServer { admin_url: url }),
+        None => start_throwaway_cluster(),
+    });
+    match server {
+        Ok(server) => server,
+        Err(why) => panic!("{why}"),
+    }
+}
+
+fn external_url() -> Option<String> {
+    ["TEST_DATABASE_URL", "NEON_DB_URL", "DATABASE_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// One fresh, empty database; dropped (with its connections) when this is dropped.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgServer {
+    pub async fn create_database(&self) -> TestDatabase {
+        let name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&self.admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("cannot connect to the test PostgreSQL: {err}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
+        TestDatabase {
+            url: with_database(&self.admin_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = server().admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs outside any async context we could borrow: use a thread
+        // with its own small runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin)
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Replaces the database name (the path) of a postgres:// URL, keeping any query.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|i| start + i))
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+fn start_throwaway_cluster() -> Result<PgServer, String> {
+    let bin = find_pg_bin().ok_or_else(|| {
+        "PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL \
+         (Debian/Ubuntu: `apt-get install postgresql`) or set TEST_DATABASE_URL \
+         to a server the tests may create databases on"
+            .to_owned()
+    })?;
+    let dir = std::env::temp_dir().join(format!("todo-api-pg-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let as_root = is_root();
+    if as_root {
+        // PostgreSQL refuses to run as root: the cluster belongs to `postgres`.
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir))?;
+    }
+    let port = free_port()?;
+    let pg = |tool: &str| {
+        let path = bin.join(tool);
+        if as_root {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(path);
+            cmd
+        } else {
+            Command::new(path)
+        }
+    };
+    run(pg("initdb")
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ])
+        .arg("-D")
+        .arg(&data))?;
+    // Durability settings off: this cluster lives for one test run.
+    let options = format!(
+        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        dir.display()
+    );
+    run(pg("pg_ctl")
+        .args(["start", "-w", "-t", "30", "-o", &options, "-l"])
+        .arg(dir.join("log"))
+        .arg("-D")
+        .arg(&data))?;
+    spawn_reaper(&bin, &dir, &data, as_root)?;
+    Ok(PgServer {
+        admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+    })
+}
+
+/// A detached shell that waits for this test process to exit, then stops the
+/// cluster and deletes its directory — even after a panic or a kill.
+fn spawn_reaper(bin: &Path, dir: &Path, data: &Path, as_root: bool) -> Result<(), String> {
+    let pg_ctl = bin.join("pg_ctl");
+    let stop = if as_root {
+        format!(
+            "runuser -u postgres -- {} stop -m immediate -D {}",
+            pg_ctl.display(),
+            data.display()
+        )
+    } else {
+        format!(
+            "{} stop -m immediate -D {}",
+            pg_ctl.display(),
+            data.display()
+        )
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        dir = dir.display()
+    );
+    use std::os::unix::process::CommandExt;
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("starting the cluster reaper: {e}"))
+}
+
+fn find_pg_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    // Debian keeps the server tools out of PATH, one folder per major version.
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    if let Some(newest) = versions.pop() {
+        return Some(newest);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|e| format!("finding a free port: {e}"))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("running {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn database_urls_keep_their_query() {
+    assert_eq!(
+        with_database("postgres://u:p@h:5/postgres?sslmode=require", "x"),
+        "postgres://u:p@h:5/x?sslmode=require"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
