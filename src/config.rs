@@ -1,6 +1,6 @@
 //! Configuration, read once from the environment at start-up and passed by value.
 
-use std::{fmt, net::IpAddr, time::Duration};
+use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
 use crate::db::PoolSettings;
 
@@ -9,6 +9,13 @@ use crate::db::PoolSettings;
 pub struct Secret(String);
 
 impl Secret {
+    /// 32 random bytes, hex-encoded: dev mode's per-run signing secret.
+    pub fn random() -> Self {
+        let mut bytes = [0_u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system's random source");
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -32,9 +39,12 @@ pub enum ConfigError {
 /// Shortest accepted `BETTER_AUTH_SECRET`: Better Auth itself asks for 32.
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// Where tasks are stored when no database URL is set.
+pub const DEFAULT_SQLITE_PATH: &str = "./data/todo.db";
+
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database_url: Secret,
+    pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub host: IpAddr,
     pub port: u16,
@@ -42,10 +52,21 @@ pub struct Config {
     pub pool: PoolSettings,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// `NEON_DB_URL` or `DATABASE_URL` (the variable's name is kept for messages).
+    Postgres { url: Secret, variable: &'static str },
+    /// `SQLITE_PATH`, a `sqlite://` URL, or the default file.
+    Sqlite { path: PathBuf },
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    /// `BETTER_AUTH_SECRET`: HS256 tokens signed with its UTF-8 bytes.
+    /// HS256 tokens signed with its UTF-8 bytes: `BETTER_AUTH_SECRET`, or in
+    /// dev mode a random secret made for this run.
     pub shared_secret: Secret,
+    /// No token settings and no PostgreSQL: the server signs its own demo token.
+    pub dev_mode: bool,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_secs: u64,
 }
@@ -60,18 +81,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let database_url = database_url(&var)?;
-
-        let shared_secret = var("BETTER_AUTH_SECRET").ok_or(ConfigError::Missing(
-            "BETTER_AUTH_SECRET",
-            "set it to the secret your frontend signs HS256 tokens with",
-        ))?;
-        if shared_secret.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::Invalid {
-                var: "BETTER_AUTH_SECRET",
-                reason: format!("must be at least {MIN_SECRET_LEN} bytes long"),
-            });
-        }
+        let database = database(&var)?;
+        let (shared_secret, dev_mode) = token_settings(&var, &database)?;
 
         let cors_origins = match var("CORS_ORIGINS") {
             Some(list) => parse_origins(&list)?,
@@ -79,9 +90,10 @@ impl Config {
         };
 
         Ok(Self {
-            database_url: Secret(database_url),
+            database,
             auth: AuthConfig {
-                shared_secret: Secret(shared_secret),
+                shared_secret,
+                dev_mode,
                 leeway_secs: parse_or(&var, "JWT_LEEWAY_SECS", 5)?,
             },
             host: parse_or(&var, "HOST", IpAddr::from([127, 0, 0, 1]))?,
@@ -95,25 +107,60 @@ impl Config {
     }
 }
 
-fn database_url(var: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let (name, url) = match (var("NEON_DB_URL"), var("DATABASE_URL")) {
+fn database(var: &impl Fn(&str) -> Option<String>) -> Result<DatabaseConfig, ConfigError> {
+    let (variable, url) = match (var("NEON_DB_URL"), var("DATABASE_URL")) {
         (Some(url), _) => ("NEON_DB_URL", url),
         (None, Some(url)) => ("DATABASE_URL", url),
         (None, None) => {
-            return Err(ConfigError::Missing(
-                "NEON_DB_URL",
-                "set it (or DATABASE_URL) to a postgres:// URL",
-            ));
+            let path = var("SQLITE_PATH").unwrap_or_else(|| DEFAULT_SQLITE_PATH.to_owned());
+            return Ok(DatabaseConfig::Sqlite { path: path.into() });
         }
     };
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        // The value is not echoed: it may hold a password.
-        return Err(ConfigError::Invalid {
-            var: name,
-            reason: "must start with postgres:// or postgresql://".to_owned(),
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(DatabaseConfig::Postgres {
+            url: Secret(url),
+            variable,
         });
     }
-    Ok(url)
+    match url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Some(path) if !path.is_empty() => Ok(DatabaseConfig::Sqlite { path: path.into() }),
+        // The value is not echoed: it may hold a password.
+        _ => Err(ConfigError::Invalid {
+            var: variable,
+            reason: "must start with postgres://, postgresql:// or sqlite://".to_owned(),
+        }),
+    }
+}
+
+/// The token secret, and whether this run is in dev mode.
+fn token_settings(
+    var: &impl Fn(&str) -> Option<String>,
+    database: &DatabaseConfig,
+) -> Result<(Secret, bool), ConfigError> {
+    if var("BETTER_AUTH_URL").is_some() {
+        return Err(ConfigError::Invalid {
+            var: "BETTER_AUTH_URL",
+            reason:
+                "JWKS verification is not available in this version; set BETTER_AUTH_SECRET instead"
+                    .to_owned(),
+        });
+    }
+    match (var("BETTER_AUTH_SECRET"), database) {
+        (Some(secret), _) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
+            var: "BETTER_AUTH_SECRET",
+            reason: format!("must be at least {MIN_SECRET_LEN} bytes long"),
+        }),
+        (Some(secret), _) => Ok((Secret(secret), false)),
+        (None, DatabaseConfig::Sqlite { .. }) => Ok((Secret::random(), true)),
+        (None, DatabaseConfig::Postgres { .. }) => Err(ConfigError::Missing(
+            "BETTER_AUTH_SECRET",
+            "a server on PostgreSQL needs the secret your frontend signs tokens with \
+             (dev mode, with its own demo token, runs only on the embedded SQLite database)",
+        )),
+    }
 }
 
 fn parse_or<T>(
@@ -178,16 +225,66 @@ mod tests {
             ("BETTER_AUTH_SECRET", SECRET),
         ])
         .unwrap();
-        assert_eq!(config.database_url.expose(), "postgres://neon/db");
+        let DatabaseConfig::Postgres { url, variable } = config.database else {
+            panic!("PostgreSQL expected");
+        };
+        assert_eq!(
+            (url.expose(), variable),
+            ("postgres://neon/db", "NEON_DB_URL")
+        );
+        assert!(!config.auth.dev_mode);
         assert_eq!(config.port, 8000);
         assert_eq!(config.cors_origins, ["http://localhost:3000"]);
     }
 
     #[test]
-    fn a_missing_database_url_names_the_variable() {
-        let err = config(&[("BETTER_AUTH_SECRET", SECRET)]).unwrap_err();
+    fn nothing_configured_is_sqlite_in_dev_mode_with_a_fresh_secret() {
+        let first = config(&[]).unwrap();
+        assert_eq!(
+            first.database,
+            DatabaseConfig::Sqlite {
+                path: DEFAULT_SQLITE_PATH.into()
+            }
+        );
+        assert!(first.auth.dev_mode);
+        assert_eq!(first.auth.shared_secret.expose().len(), 64);
+        assert_ne!(
+            first.auth.shared_secret,
+            config(&[]).unwrap().auth.shared_secret
+        );
+    }
+
+    #[test]
+    fn sqlite_can_be_moved_by_path_or_url() {
+        let by_path = config(&[("SQLITE_PATH", "/var/lib/todo/tasks.db")]).unwrap();
+        assert_eq!(
+            by_path.database,
+            DatabaseConfig::Sqlite {
+                path: "/var/lib/todo/tasks.db".into()
+            }
+        );
+        let by_url = config(&[
+            ("DATABASE_URL", "sqlite://./x/y.db"),
+            ("BETTER_AUTH_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert_eq!(
+            by_url.database,
+            DatabaseConfig::Sqlite {
+                path: "./x/y.db".into()
+            }
+        );
         assert!(
-            err.to_string().starts_with("NEON_DB_URL is not set"),
+            !by_url.auth.dev_mode,
+            "a configured secret is used, not dev mode"
+        );
+    }
+
+    #[test]
+    fn postgres_without_token_settings_never_runs_in_dev_mode() {
+        let err = config(&[("DATABASE_URL", "postgres://h/db")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("BETTER_AUTH_SECRET is not set"),
             "{err}"
         );
     }

@@ -1,7 +1,7 @@
 use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use todo_api::{api, config::Config, db, server};
+use todo_api::{api, auth, config::Config, server};
 use tracing_subscriber::EnvFilter;
 
 /// The Tasks REST API. With no command, it serves.
@@ -22,6 +22,16 @@ enum Command {
     Openapi {
         #[arg(long, value_enum, default_value_t = Format::Yaml)]
         format: Format,
+    },
+    /// Print an HS256 token for a user, signed with the configured
+    /// BETTER_AUTH_SECRET (for local testing).
+    Token {
+        /// The user id (the token's `sub`).
+        #[arg(long)]
+        sub: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
     },
 }
 
@@ -58,6 +68,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Token { sub, ttl_secs }) = &cli.command {
+        if config.auth.dev_mode {
+            eprintln!(
+                "todo-api: BETTER_AUTH_SECRET is not set: `todo-api token` signs with the configured secret"
+            );
+            return ExitCode::from(2);
+        }
+        println!(
+            "{}",
+            auth::mint_token(config.auth.shared_secret.expose(), sub, *ttl_secs)
+        );
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -67,11 +90,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Migrate) => {
-                let applied = db::run_migrations(config.database_url.expose()).await?;
-                tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
-                Ok(())
-            }
+            Some(Command::Migrate) => server::open_database(&config).await.map(drop),
             _ => server::serve(config).await,
         }
     });

@@ -1,4 +1,4 @@
-//! Start-up and shutdown of the HTTP server, shared by `main` and the tests.
+//! Start-up and shutdown of the HTTP server.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -11,27 +11,51 @@ use poem::{
 use crate::{
     api::AppState,
     app::build_app,
-    auth::TokenVerifier,
-    config::Config,
-    db::{self, Database},
+    auth::{TokenVerifier, mint_token},
+    config::{Config, DatabaseConfig},
+    db::Database,
 };
 
 /// How long in-flight requests may run after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The user dev mode prints a token for, and how long that token lasts.
+pub const DEMO_USER: &str = "demo-user";
+const DEMO_TOKEN_TTL_SECS: u64 = 24 * 3600;
 
-/// Migrates the database, binds the listener and serves until SIGTERM or Ctrl-C.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let url = config.database_url.expose();
-    let applied = db::run_migrations(url)
+/// Opens the configured database (creating an SQLite file if needed) and
+/// applies pending migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let db = match &config.database {
+        DatabaseConfig::Postgres { url, variable } => {
+            tracing::info!("database: PostgreSQL from {variable}");
+            Database::postgres(url.expose(), config.pool)?
+        }
+        DatabaseConfig::Sqlite { path } => {
+            tracing::info!(
+                "database: SQLite file {} (embedded; set NEON_DB_URL for PostgreSQL)",
+                path.display()
+            );
+            Database::sqlite(path, config.pool)?
+        }
+    };
+    let applied = db
+        .migrate()
         .await
         .context("could not migrate the database")?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
+    Ok(db)
+}
+
+/// Migrates the database, binds the listener and serves until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = open_database(&config).await?;
+    let secret = config.auth.shared_secret.expose();
     let state = AppState {
-        db: Database::new(url, config.pool)?,
+        db,
         verifier: Arc::new(TokenVerifier::with_shared_secret(
-            config.auth.shared_secret.expose(),
+            secret,
             config.auth.leeway_secs,
         )),
     };
@@ -47,12 +71,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .and_then(|addr| addr.as_socket_addr().copied())
         .context("the listener has no address")?;
     tracing::info!("listening on http://{addr} (Swagger UI at http://{addr}/docs)");
+    if config.auth.dev_mode {
+        print_dev_mode_banner(addr, &mint_token(secret, DEMO_USER, DEMO_TOKEN_TTL_SECS));
+    }
 
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Dev mode's one-time welcome: a working token, a curl line, where Swagger UI is.
+fn print_dev_mode_banner(addr: SocketAddr, token: &str) {
+    tracing::warn!(
+        "DEV MODE: no BETTER_AUTH_SECRET is set, so this run signs tokens with a random \
+         secret of its own; they stop working when the server stops"
+    );
+    println!(
+        "\n  Token for the demo user \"{DEMO_USER}\" (valid 24 h):\n\n    {token}\n\n  \
+         Try it:\n\n    curl -H \"Authorization: Bearer {token}\" http://{addr}/api/{DEMO_USER}/tasks\n\n  \
+         Swagger UI: http://{addr}/docs  (Authorize → paste the token; use user_id {DEMO_USER})\n"
+    );
 }
 
 async fn shutdown_signal() {

@@ -6,8 +6,8 @@
 //! parses. Today the one path is HS256 with the shared `BETTER_AUTH_SECRET`;
 //! Better Auth's JWKS keys slot in beside it as a second [`KeyPath`].
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
-use serde::Deserialize;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
 
@@ -34,6 +34,29 @@ pub enum AuthError {
     NotYetValid,
     #[error("the token has no `{0}` claim")]
     MissingClaim(&'static str),
+}
+
+/// An HS256 token for `sub`, valid for `ttl_secs`, signed with `secret`: the
+/// kind the frontend mints. For dev mode and `todo-api token`.
+pub fn mint_token(secret: &str, sub: &str, ttl_secs: u64) -> String {
+    #[derive(Serialize)]
+    struct Minted<'a> {
+        sub: &'a str,
+        iat: i64,
+        exp: i64,
+    }
+    let now = chrono::Utc::now().timestamp();
+    let claims = Minted {
+        sub,
+        iat: now,
+        exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signing of plain claims cannot fail")
 }
 
 /// The claims this service reads; others (email, name, iat …) are ignored.
@@ -122,6 +145,15 @@ mod tests {
         let verifier = TokenVerifier::with_shared_secret("s", 0);
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
         assert_eq!(verifier.verify(&huge), Err(AuthError::Oversized));
+    }
+
+    #[test]
+    fn a_minted_token_verifies_with_the_same_secret_only() {
+        let token = mint_token("secret-a", "demo-user", 60);
+        let user = TokenVerifier::with_shared_secret("secret-a", 0).verify(&token);
+        assert_eq!(user.unwrap().as_str(), "demo-user");
+        let other = TokenVerifier::with_shared_secret("secret-b", 0).verify(&token);
+        assert_eq!(other, Err(AuthError::BadSignature));
     }
 
     #[test]

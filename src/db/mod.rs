@@ -1,28 +1,84 @@
-//! Every line of diesel lives here: the pool, the migrations, the queries.
+//! Every line of diesel lives here: the pools, the migrations, the queries.
+//!
+//! Two backends serve the same contract: PostgreSQL (production, Neon) and an
+//! embedded SQLite file (the zero-config default). Each query is written once;
+//! `db_run!` compiles it for whichever backend the pool holds.
 
 mod schema;
-pub mod tasks;
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
-use diesel::result::DatabaseErrorKind;
+use diesel::{ConnectionError, result::DatabaseErrorKind, sqlite::SqliteConnection};
 use diesel_async::{
-    AsyncConnection, AsyncPgConnection, RunQueryDsl,
+    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
     async_connection_wrapper::AsyncConnectionWrapper,
     pooled_connection::{
         AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
         deadpool::{Object, Pool, PoolError},
     },
+    sync_connection_wrapper::SyncConnectionWrapper,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+/// The two trees hold the same migration names (a unit test below checks it).
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend
+/// `$db` uses and `tasks` bound to that backend's table: one query body,
+/// compiled once per backend. A pool error returns `DbError` from the caller.
+///
+/// `write` marks a statement that changes data. On SQLite it runs inside
+/// `BEGIN IMMEDIATE … COMMIT`: the write lock is taken first, where the busy
+/// timeout applies. A plain autocommit write starts as a reader and fails at
+/// once with "database is locked" (a WAL busy snapshot) when another writer
+/// commits in between, whatever the timeout. On PostgreSQL nothing changes.
+macro_rules! db_run {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        db_run!(@run $db, $conn, $body, {})
+    };
+    ($db:expr, write |$conn:ident| $body:expr) => {
+        db_run!(@run $db, $conn, $body, {
+            use diesel_async::SimpleAsyncConnection;
+            $conn.batch_execute("BEGIN IMMEDIATE").await?;
+            let result: Result<_, $crate::db::DbError> = async { Ok($body) }.await;
+            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            $conn.batch_execute(end).await?;
+            result?
+        })
+    };
+    (@run $db:expr, $conn:ident, $body:expr, {$($sqlite:tt)*}) => {
+        match $db.pool() {
+            $crate::db::Pools::Postgres(pool) => {
+                #[allow(unused_imports)]
+                use $crate::db::schema::pg::tasks;
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            $crate::db::Pools::Sqlite(pool) => {
+                #[allow(unused_imports)]
+                use $crate::db::schema::sqlite::tasks;
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                let $conn = &mut *pooled;
+                db_run!(@sqlite $conn, $body, {$($sqlite)*})
+            }
+        }
+    };
+    (@sqlite $conn:ident, $body:expr, {}) => { $body };
+    (@sqlite $conn:ident, $body:expr, {$($wrapped:tt)+}) => {{ $($wrapped)+ }};
+}
+
+pub mod tasks;
 
 /// How the pool behaves; every field comes from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     pub max_size: usize,
-    /// Longest wait for a free connection (and for a new one to be made).
+    /// Longest wait for a free connection (and for a new one to be made);
+    /// also SQLite's busy timeout for a locked database.
     pub timeout: Duration,
 }
 
@@ -56,9 +112,7 @@ impl From<diesel::result::Error> for DbError {
                 | DatabaseErrorKind::ReadOnlyTransaction,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
-            DatabaseError(DatabaseErrorKind::Unknown, info)
-                if is_server_going_away(info.message()) =>
-            {
+            DatabaseError(DatabaseErrorKind::Unknown, info) if is_transient(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
             _ => Self::Query(err),
@@ -66,67 +120,169 @@ impl From<diesel::result::Error> for DbError {
     }
 }
 
-/// PostgreSQL's messages for shutdown, restart and connection exhaustion
-/// (SQLSTATE 57P01–57P03, 53300), which diesel reports as `Unknown`.
-fn is_server_going_away(message: &str) -> bool {
+/// Messages diesel reports as `Unknown` that mean "try again later":
+/// PostgreSQL shutting down, restarting or out of connections (SQLSTATE
+/// 57P01–57P03, 53300), and SQLite still locked after its busy timeout.
+fn is_transient(message: &str) -> bool {
     [
         "terminating connection",
         "the database system is",
         "too many connections",
         "remaining connection slots",
+        "database is locked",
+        "database table is locked",
+        "database or disk is full",
     ]
     .iter()
     .any(|needle| message.contains(needle))
 }
 
-/// A pool of PostgreSQL connections; cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Pools {
+    Postgres(Pool<AsyncPgConnection>),
+    Sqlite(Pool<SqliteAsync>),
+}
+
+/// A pool of database connections; cheap to clone.
 #[derive(Clone)]
 pub struct Database {
-    pool: Pool<AsyncPgConnection>,
+    pools: Pools,
 }
 
 impl Database {
-    /// Builds the pool without connecting: connections are made on first use.
-    pub fn new(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
+    /// A PostgreSQL pool. Connections are made on first use.
+    pub fn postgres(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
         let mut config = ManagerConfig::default();
         // `Verified` would send `SELECT 1` before every request; a broken
         // connection is dropped by the pool anyway when a query on it fails.
         config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-        let pool = Pool::builder(manager)
-            .max_size(settings.max_size)
-            .wait_timeout(Some(settings.timeout))
-            .create_timeout(Some(settings.timeout))
-            .recycle_timeout(Some(settings.timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()?;
-        Ok(Self { pool })
+        Ok(Self {
+            pools: Pools::Postgres(build_pool(manager, settings)?),
+        })
     }
 
-    pub(crate) async fn connection(&self) -> Result<Object<AsyncPgConnection>, DbError> {
-        Ok(self.pool.get().await?)
+    /// A pool over the SQLite file at `path`, created with its folder if missing.
+    /// Every connection runs in WAL mode and waits (up to the pool timeout) for
+    /// a lock rather than failing with "database is locked".
+    pub fn sqlite(path: &Path, settings: PoolSettings) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|err| anyhow::anyhow!("cannot create {}: {err}", dir.display()))?;
+        }
+        // busy_timeout first: even switching to WAL needs a lock, and a new
+        // connection opened while another writes must wait for it, not fail.
+        let pragmas = format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            settings.timeout.as_millis()
+        );
+        let mut config = ManagerConfig::<SqliteAsync>::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(move |url| {
+            let (url, pragmas) = (url.to_owned(), pragmas.clone());
+            Box::pin(async move {
+                let mut conn = SqliteAsync::establish(&url).await?;
+                conn.batch_execute(&pragmas)
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let path = path
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("the SQLite path {} is not UTF-8", path.display()))?;
+        let manager = AsyncDieselConnectionManager::new_with_config(path, config);
+        Ok(Self {
+            pools: Pools::Sqlite(build_pool(manager, settings)?),
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// `postgres` or `sqlite`, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self.pools {
+            Pools::Postgres(_) => "postgres",
+            Pools::Sqlite(_) => "sqlite",
+        }
     }
 
     /// One round trip that proves the database answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), DbError> {
-        let mut conn = self.connection().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        use diesel_async::RunQueryDsl;
+        db_run!(self, |conn| {
+            diesel::sql_query("SELECT 1").execute(conn).await?;
+        });
         Ok(())
+    }
+
+    /// Applies pending migrations; returns the names of those applied.
+    ///
+    /// diesel's migration harness is synchronous: it runs on a blocking thread
+    /// over a connection taken out of the pool, through
+    /// `AsyncConnectionWrapper`, which works on any tokio runtime.
+    pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        fn run<C>(conn: C, migrations: EmbeddedMigrations) -> anyhow::Result<Vec<String>>
+        where
+            AsyncConnectionWrapper<C>: MigrationHarness<C::Backend>,
+            C: AsyncConnection,
+        {
+            let mut conn = AsyncConnectionWrapper::<C>::from(conn);
+            let applied = conn
+                .run_pending_migrations(migrations)
+                .map_err(|err| anyhow::anyhow!("applying migrations failed: {err}"))?;
+            Ok(applied.iter().map(ToString::to_string).collect())
+        }
+        match &self.pools {
+            Pools::Postgres(pool) => {
+                let conn = Object::take(pool.get().await?);
+                tokio::task::spawn_blocking(move || run(conn, PG_MIGRATIONS)).await?
+            }
+            Pools::Sqlite(pool) => {
+                let conn = Object::take(pool.get().await?);
+                tokio::task::spawn_blocking(move || run(conn, SQLITE_MIGRATIONS)).await?
+            }
+        }
     }
 }
 
-/// Applies pending migrations over a dedicated connection; returns their names.
-///
-/// diesel's migration harness is synchronous: it runs on a blocking thread
-/// through `AsyncConnectionWrapper`, which works on any tokio runtime.
-pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
-    let conn = AsyncPgConnection::establish(url).await?;
-    tokio::task::spawn_blocking(move || {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|err| anyhow::anyhow!("applying migrations failed: {err}"))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
-    })
-    .await?
+fn build_pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    settings: PoolSettings,
+) -> anyhow::Result<Pool<C>>
+where
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
+{
+    Ok(Pool::builder(manager)
+        .max_size(settings.max_size)
+        .wait_timeout(Some(settings.timeout))
+        .create_timeout(Some(settings.timeout))
+        .recycle_timeout(Some(settings.timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::migration::MigrationSource;
+
+    use super::*;
+
+    fn names(source: EmbeddedMigrations) -> Vec<String> {
+        MigrationSource::<diesel::pg::Pg>::migrations(&source)
+            .expect("embedded migrations")
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let pg = names(PG_MIGRATIONS);
+        assert!(!pg.is_empty());
+        assert_eq!(pg, names(SQLITE_MIGRATIONS));
+    }
 }

@@ -1,15 +1,16 @@
 //! Task queries. Every one takes the owner and filters by it in the same
-//! statement, so another user's task is simply not found. Each is one round trip.
+//! statement, so another user's task is simply not found. Each is one round
+//! trip, written once for both backends (see `db_run!`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::{dsl::not, prelude::*};
 use diesel_async::RunQueryDsl;
 
-use super::{Database, DbError, schema::tasks};
+use super::{Database, DbError};
 use crate::domain::{ListQuery, NewTask, SortKey, SortOrder, Task, TaskChanges, UserId};
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
+/// A row in column order; generic over the backend's SQL types.
+#[derive(Queryable)]
 struct TaskRow {
     id: i64,
     user_id: String,
@@ -34,65 +35,73 @@ impl From<TaskRow> for Task {
     }
 }
 
-#[derive(AsChangeset)]
-#[diesel(table_name = tasks)]
-struct TaskChangeset<'a> {
-    title: Option<&'a str>,
-    description: Option<Option<&'a str>>,
-    completed: Option<bool>,
+/// The server's clock, at the microsecond precision both backends store, so
+/// what is returned equals what is stored.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
 pub async fn list(db: &Database, owner: &UserId, query: ListQuery) -> Result<Vec<Task>, DbError> {
-    use tasks::dsl;
-
-    let mut select = dsl::tasks
-        .filter(dsl::user_id.eq(owner.as_str()))
-        .select(TaskRow::as_select())
-        .into_boxed();
-    if let Some(completed) = query.status.completed() {
-        select = select.filter(dsl::completed.eq(completed));
-    }
-    // `id` breaks ties in the same direction, so the order is total.
-    select = match (query.sort, query.order) {
-        (SortKey::Created, SortOrder::Asc) => select.order((dsl::created_at.asc(), dsl::id.asc())),
-        (SortKey::Created, SortOrder::Desc) => {
-            select.order((dsl::created_at.desc(), dsl::id.desc()))
+    let rows: Vec<TaskRow> = db_run!(db, |conn| {
+        let mut select = tasks::table
+            .filter(tasks::user_id.eq(owner.as_str()))
+            .into_boxed();
+        if let Some(completed) = query.status.completed() {
+            select = select.filter(tasks::completed.eq(completed));
         }
-        (SortKey::Updated, SortOrder::Asc) => select.order((dsl::updated_at.asc(), dsl::id.asc())),
-        (SortKey::Updated, SortOrder::Desc) => {
-            select.order((dsl::updated_at.desc(), dsl::id.desc()))
-        }
-        (SortKey::Title, SortOrder::Asc) => select.order((dsl::title.asc(), dsl::id.asc())),
-        (SortKey::Title, SortOrder::Desc) => select.order((dsl::title.desc(), dsl::id.desc())),
-    };
-
-    let mut conn = db.connection().await?;
-    let rows: Vec<TaskRow> = select.load(&mut conn).await?;
+        // `id` breaks ties in the same direction, so the order is total.
+        select = match (query.sort, query.order) {
+            (SortKey::Created, SortOrder::Asc) => {
+                select.order((tasks::created_at.asc(), tasks::id.asc()))
+            }
+            (SortKey::Created, SortOrder::Desc) => {
+                select.order((tasks::created_at.desc(), tasks::id.desc()))
+            }
+            (SortKey::Updated, SortOrder::Asc) => {
+                select.order((tasks::updated_at.asc(), tasks::id.asc()))
+            }
+            (SortKey::Updated, SortOrder::Desc) => {
+                select.order((tasks::updated_at.desc(), tasks::id.desc()))
+            }
+            (SortKey::Title, SortOrder::Asc) => select.order((tasks::title.asc(), tasks::id.asc())),
+            (SortKey::Title, SortOrder::Desc) => {
+                select.order((tasks::title.desc(), tasks::id.desc()))
+            }
+        };
+        select.load(conn).await?
+    });
     Ok(rows.into_iter().map(Task::from).collect())
 }
 
 pub async fn create(db: &Database, owner: &UserId, new: &NewTask) -> Result<Task, DbError> {
-    let mut conn = db.connection().await?;
-    let row: TaskRow = diesel::insert_into(tasks::table)
-        .values((
-            tasks::user_id.eq(owner.as_str()),
-            tasks::title.eq(new.title.as_str()),
-            tasks::description.eq(new.description.as_ref().map(|d| d.as_str())),
-        ))
-        .returning(TaskRow::as_returning())
-        .get_result(&mut conn)
-        .await?;
+    let at = now();
+    let row: TaskRow = db_run!(
+        db,
+        write | conn | {
+            diesel::insert_into(tasks::table)
+                .values((
+                    tasks::user_id.eq(owner.as_str()),
+                    tasks::title.eq(new.title.as_str()),
+                    tasks::description.eq(new.description.as_ref().map(|d| d.as_str())),
+                    tasks::completed.eq(false),
+                    tasks::created_at.eq(at),
+                    tasks::updated_at.eq(at),
+                ))
+                .get_result(conn)
+                .await?
+        }
+    );
     Ok(row.into())
 }
 
 pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
-    let mut conn = db.connection().await?;
-    let row: Option<TaskRow> = tasks::table
-        .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-        .select(TaskRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?;
+    let row: Option<TaskRow> = db_run!(db, |conn| {
+        tasks::table
+            .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
+            .first(conn)
+            .await
+            .optional()?
+    });
     Ok(row.map(Task::from))
 }
 
@@ -103,47 +112,64 @@ pub async fn update(
     id: i64,
     changes: &TaskChanges,
 ) -> Result<Option<Task>, DbError> {
-    let changeset = TaskChangeset {
-        title: changes.title.as_ref().map(|t| t.as_str()),
-        description: changes
-            .description
-            .as_ref()
-            .map(|d| d.as_ref().map(|d| d.as_str())),
-        completed: changes.completed,
-    };
-    let mut conn = db.connection().await?;
-    let row: Option<TaskRow> = diesel::update(tasks::table)
-        .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-        .set((changeset, tasks::updated_at.eq(diesel::dsl::now)))
-        .returning(TaskRow::as_returning())
-        .get_result(&mut conn)
-        .await
-        .optional()?;
+    let title = changes.title.as_ref().map(|t| t.as_str());
+    let description = changes
+        .description
+        .as_ref()
+        .map(|d| d.as_ref().map(|d| d.as_str()));
+    let at = now();
+    let row: Option<TaskRow> = db_run!(
+        db,
+        write | conn | {
+            diesel::update(tasks::table)
+                .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
+                // An absent (`None`) assignment is left out of the SET clause.
+                .set((
+                    title.map(|title| tasks::title.eq(title)),
+                    description.map(|description| tasks::description.eq(description)),
+                    changes
+                        .completed
+                        .map(|completed| tasks::completed.eq(completed)),
+                    tasks::updated_at.eq(at),
+                ))
+                .get_result(conn)
+                .await
+                .optional()?
+        }
+    );
     Ok(row.map(Task::from))
 }
 
-/// Flips `completed` in the database itself, so two concurrent toggles both count.
+/// Flips `completed` in the database itself, so concurrent toggles all count.
 pub async fn toggle(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
-    let mut conn = db.connection().await?;
-    let row: Option<TaskRow> = diesel::update(tasks::table)
-        .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-        .set((
-            tasks::completed.eq(not(tasks::completed)),
-            tasks::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(TaskRow::as_returning())
-        .get_result(&mut conn)
-        .await
-        .optional()?;
+    let at = now();
+    let row: Option<TaskRow> = db_run!(
+        db,
+        write | conn | {
+            diesel::update(tasks::table)
+                .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
+                .set((
+                    tasks::completed.eq(not(tasks::completed)),
+                    tasks::updated_at.eq(at),
+                ))
+                .get_result(conn)
+                .await
+                .optional()?
+        }
+    );
     Ok(row.map(Task::from))
 }
 
 /// `true` when the owner's task existed and is now gone.
 pub async fn delete(db: &Database, owner: &UserId, id: i64) -> Result<bool, DbError> {
-    let mut conn = db.connection().await?;
-    let deleted = diesel::delete(tasks::table)
-        .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-        .execute(&mut conn)
-        .await?;
+    let deleted = db_run!(
+        db,
+        write | conn | {
+            diesel::delete(tasks::table)
+                .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
+                .execute(conn)
+                .await?
+        }
+    );
     Ok(deleted > 0)
 }

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use poem::http::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, SECRET, TestApp, TestUser, every_task_route, now, sign};
+use crate::support::{Reply, SECRET, TestUser, backend_tests, every_task_route, now, sign};
 
 #[track_caller]
 fn expect_401(reply: &Reply) {
@@ -94,114 +94,104 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
     ]
 }
 
-#[tokio::test]
-async fn every_bad_token_is_rejected_with_401_on_every_route() {
-    let app = TestApp::spawn().await;
-    for (name, token) in bad_tokens() {
-        for (method, path, body) in every_task_route("alice", 1) {
-            let reply = app.send(method.clone(), &path, Some(&token), body).await;
-            assert_eq!(
-                reply.status, 401,
-                "{name}: {method} {path} answered {}",
-                reply.body
-            );
+backend_tests! {
+    async fn every_bad_token_is_rejected_with_401_on_every_route(app: TestApp) {
+        for (name, token) in bad_tokens() {
+            for (method, path, body) in every_task_route("alice", 1) {
+                let reply = app.send(method.clone(), &path, Some(&token), body).await;
+                assert_eq!(
+                    reply.status, 401,
+                    "{name}: {method} {path} answered {}",
+                    reply.body
+                );
+                expect_401(&reply);
+            }
+        }
+    }
+
+    async fn missing_or_non_bearer_credentials_are_401(app: TestApp) {
+        let token = TestUser::new("alice").token;
+        let cases = [
+            vec![],
+            vec![("authorization", "".to_owned())],
+            vec![("authorization", "Bearer".to_owned())],
+            vec![("authorization", "Bearer ".to_owned())],
+            vec![("authorization", format!("Basic {token}"))],
+            vec![("authorization", format!("Token {token}"))],
+            vec![("authorization", token.clone())],
+        ];
+        for headers in cases {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let reply = app
+                .send_raw(Method::GET, "/api/alice/tasks", &headers, "")
+                .await;
+            assert_eq!(reply.status, 401, "{headers:?}");
             expect_401(&reply);
         }
     }
-}
 
-#[tokio::test]
-async fn missing_or_non_bearer_credentials_are_401() {
-    let app = TestApp::spawn().await;
-    let token = TestUser::new("alice").token;
-    let cases = [
-        vec![],
-        vec![("authorization", "".to_owned())],
-        vec![("authorization", "Bearer".to_owned())],
-        vec![("authorization", "Bearer ".to_owned())],
-        vec![("authorization", format!("Basic {token}"))],
-        vec![("authorization", format!("Token {token}"))],
-        vec![("authorization", token.clone())],
-    ];
-    for headers in cases {
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let reply = app
-            .send_raw(Method::GET, "/api/alice/tasks", &headers, "")
-            .await;
-        assert_eq!(reply.status, 401, "{headers:?}");
-        expect_401(&reply);
+    async fn the_bearer_scheme_name_is_case_insensitive(app: TestApp) {
+        let token = TestUser::new("alice").token;
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let auth = format!("{scheme} {token}");
+            app.send_raw(
+                Method::GET,
+                "/api/alice/tasks",
+                &[("authorization", &auth)],
+                "",
+            )
+            .await
+            .expect(200);
+        }
     }
-}
 
-#[tokio::test]
-async fn the_bearer_scheme_name_is_case_insensitive() {
-    let app = TestApp::spawn().await;
-    let token = TestUser::new("alice").token;
-    for scheme in ["Bearer", "bearer", "BEARER"] {
-        let auth = format!("{scheme} {token}");
-        app.send_raw(
-            Method::GET,
-            "/api/alice/tasks",
-            &[("authorization", &auth)],
-            "",
-        )
-        .await
-        .expect(200);
+    async fn a_small_clock_skew_is_tolerated_only_when_configured(app: TestApp) {
+        // The suite's app has zero leeway: a token expired a second ago is refused.
+        let token = sign(&json!({"sub": "alice", "exp": now() - 1}), SECRET);
+        expect_401(
+            &app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
+                .await,
+        );
+        let verifier = todo_api::auth::TokenVerifier::with_shared_secret(SECRET, 30);
+        assert!(verifier.verify(&token).is_ok(), "30 s of leeway accepts it");
     }
-}
 
-#[tokio::test]
-async fn a_small_clock_skew_is_tolerated_only_when_configured() {
-    // The suite's app has zero leeway: a token expired a second ago is refused.
-    let app = TestApp::spawn().await;
-    let token = sign(&json!({"sub": "alice", "exp": now() - 1}), SECRET);
-    expect_401(
-        &app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
-            .await,
-    );
-    let verifier = todo_api::auth::TokenVerifier::with_shared_secret(SECRET, 30);
-    assert!(verifier.verify(&token).is_ok(), "30 s of leeway accepts it");
-}
+    async fn extra_claims_from_a_frontend_are_ignored(app: TestApp) {
+        let token = sign(
+            &json!({"sub": "alice", "exp": now() + 600, "iat": now(), "email": "a@example.com", "name": "Alice", "aud": "whatever", "iss": "http://localhost:3000"}),
+            SECRET,
+        );
+        app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
+            .await
+            .expect(200);
+    }
 
-#[tokio::test]
-async fn extra_claims_from_a_frontend_are_ignored() {
-    let app = TestApp::spawn().await;
-    let token = sign(
-        &json!({"sub": "alice", "exp": now() + 600, "iat": now(), "email": "a@example.com", "name": "Alice", "aud": "whatever", "iss": "http://localhost:3000"}),
-        SECRET,
-    );
-    app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
-        .await
-        .expect(200);
-}
-
-#[tokio::test]
-async fn checks_run_in_the_order_401_403_422_404() {
-    let app = TestApp::spawn().await;
-    let alice = TestUser::new("alice");
-    let bad_body = Some(json!({"title": ""}));
-    let put = |path: &str, token: Option<String>| {
-        let app = &app;
-        let path = path.to_owned();
-        let body = bad_body.clone();
-        async move { app.send(Method::PUT, &path, token.as_deref(), body).await }
-    };
-    // No token, wrong user, invalid id and invalid body all at once: 401.
-    expect_401(&put("/api/bob/tasks/not-a-number", None).await);
-    // A valid token for another user, invalid id and body: 403.
-    put("/api/bob/tasks/not-a-number", Some(alice.token.clone()))
-        .await
-        .expect_problem(403);
-    // The right user, an invalid id and body: 422.
-    put("/api/alice/tasks/not-a-number", Some(alice.token.clone()))
-        .await
-        .expect_problem(422);
-    // The right user, a valid but unknown id, an invalid body: 422 before 404.
-    put("/api/alice/tasks/12345", Some(alice.token.clone()))
-        .await
-        .expect_problem(422);
-    // Everything valid but the task: 404.
-    app.update_task(&alice, 12345, json!({"title": "fine"}))
-        .await
-        .expect_problem(404);
+    async fn checks_run_in_the_order_401_403_422_404(app: TestApp) {
+        let alice = TestUser::new("alice");
+        let bad_body = Some(json!({"title": ""}));
+        let put = |path: &str, token: Option<String>| {
+            let app = &app;
+            let path = path.to_owned();
+            let body = bad_body.clone();
+            async move { app.send(Method::PUT, &path, token.as_deref(), body).await }
+        };
+        // No token, wrong user, invalid id and invalid body all at once: 401.
+        expect_401(&put("/api/bob/tasks/not-a-number", None).await);
+        // A valid token for another user, invalid id and body: 403.
+        put("/api/bob/tasks/not-a-number", Some(alice.token.clone()))
+            .await
+            .expect_problem(403);
+        // The right user, an invalid id and body: 422.
+        put("/api/alice/tasks/not-a-number", Some(alice.token.clone()))
+            .await
+            .expect_problem(422);
+        // The right user, a valid but unknown id, an invalid body: 422 before 404.
+        put("/api/alice/tasks/12345", Some(alice.token.clone()))
+            .await
+            .expect_problem(422);
+        // Everything valid but the task: 404.
+        app.update_task(&alice, 12345, json!({"title": "fine"}))
+            .await
+            .expect_problem(404);
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -13,17 +14,28 @@ use crate::support::{SECRET, TestUser, postgres};
 
 const BIN: &str = env!("CARGO_BIN_EXE_todo-api");
 
-/// The binary, with only the environment given (no inherited DATABASE_URL, no
-/// `.env`: it runs in an empty directory of cargo's scratch space).
-fn command(env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty-cwd");
+/// A new empty directory for one run of the binary (its working directory,
+/// so no developer's `.env` or `./data` is picked up).
+fn scratch_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("runs")
+        .join(uuid::Uuid::new_v4().simple().to_string());
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary in `dir`, with only the environment given: nothing inherited.
+fn command_in(dir: &Path, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .current_dir(dir)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().copied());
     cmd
+}
+
+fn command(env: &[(&str, &str)]) -> Command {
+    command_in(&scratch_dir(), env)
 }
 
 struct Server {
@@ -33,17 +45,15 @@ struct Server {
 }
 
 impl Server {
-    fn start(database_url: &str) -> Self {
-        let mut child = command(&[
-            ("DATABASE_URL", database_url),
-            ("BETTER_AUTH_SECRET", SECRET),
-            ("PORT", "0"),
-            ("RUST_LOG", "info"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting todo-api");
+    /// Starts the binary on a free port and waits until it listens.
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut env = env.to_vec();
+        env.extend([("PORT", "0"), ("RUST_LOG", "info")]);
+        let mut child = command_in(dir, &env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting todo-api");
         let log = Arc::new(Mutex::new(Vec::new()));
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -82,7 +92,27 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// SIGTERM, then the exit code.
+    /// The dev-mode token printed at start-up (after the banner is complete).
+    fn dev_token(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let token = self.log.lock().unwrap().iter().find_map(|line| {
+                let rest = line.split("Authorization: Bearer ").nth(1)?;
+                Some(rest.split('"').next()?.to_owned())
+            });
+            if let Some(token) = token {
+                return token;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no dev-mode token printed: {:?}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit code and everything it printed.
     fn terminate(mut self) -> (i32, Vec<String>) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -114,38 +144,34 @@ impl Drop for Server {
     }
 }
 
-async fn json_of(response: reqwest::Response) -> (u16, Value) {
+async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the server answers");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn data_survives_a_restart_and_sigterm_exits_cleanly() {
-    let database = postgres::server().create_database().await;
+/// Creates a task, stops the server with SIGTERM, starts it again on the same
+/// database and finds the task; checks the request log on the way.
+async fn data_survives_a_restart(env: &[(&str, &str)]) {
+    let dir = scratch_dir();
     let alice = TestUser::new("alice");
     let http = reqwest::Client::new();
 
-    let server = Server::start(&database.url);
-    let (status, task) = json_of(
+    let server = Server::start(&dir, env);
+    let (status, task) = call(
         http.post(server.url("/api/alice/tasks"))
             .bearer_auth(&alice.token)
-            .json(&json!({"title": "Survive"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"title": "Survive"})),
     )
     .await;
     assert_eq!(status, 201, "{task}");
     let (code, log) = server.terminate();
     assert_eq!(code, 0, "SIGTERM is a clean exit: {log:?}");
 
-    let server = Server::start(&database.url);
-    let (status, tasks) = json_of(
+    let server = Server::start(&dir, env);
+    let (status, tasks) = call(
         http.get(server.url("/api/alice/tasks"))
-            .bearer_auth(&alice.token)
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(&alice.token),
     )
     .await;
     assert_eq!(status, 200);
@@ -171,10 +197,119 @@ async fn data_survives_a_restart_and_sigterm_exits_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn postgres_data_survives_a_restart_and_sigterm_exits_cleanly() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.create_database().await;
+    data_survives_a_restart(&[
+        ("DATABASE_URL", &database.url),
+        ("BETTER_AUTH_SECRET", SECRET),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_data_survives_a_restart_and_sigterm_exits_cleanly() {
+    data_survives_a_restart(&[("SQLITE_PATH", "tasks.db"), ("BETTER_AUTH_SECRET", SECRET)]).await;
+    data_survives_a_restart(&[
+        ("DATABASE_URL", "sqlite://./nested/tasks.db"),
+        ("BETTER_AUTH_SECRET", SECRET),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_config_start_creates_the_sqlite_file_and_prints_a_working_dev_token() {
+    let dir = scratch_dir();
+    let http = reqwest::Client::new();
+    let server = Server::start(&dir, &[]);
+    assert!(
+        dir.join("data/todo.db").is_file(),
+        "./data/todo.db is created with its folder"
+    );
+    {
+        let log = server.log.lock().unwrap();
+        let first = log
+            .iter()
+            .take(3)
+            .any(|l| l.contains("SQLite file ./data/todo.db"));
+        assert!(
+            first,
+            "the database is named in the first log lines: {log:?}"
+        );
+    }
+    let token = server.dev_token();
+    let demo = "/api/demo-user/tasks";
+    let (status, task) = call(
+        http.post(server.url(demo))
+            .bearer_auth(&token)
+            .json(&json!({"title": "First task"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{task}");
+    let (status, _) = call(http.get(server.url("/docs"))).await;
+    assert_eq!(status, 200, "Swagger UI is served");
+    let (code, _) = server.terminate();
+    assert_eq!(code, 0);
+
+    // A new run makes a new secret: the old token stops working, the data stays.
+    let server = Server::start(&dir, &[]);
+    let (status, _) = call(http.get(server.url(demo)).bearer_auth(&token)).await;
+    assert_eq!(
+        status, 401,
+        "a dev token is valid only for the run that printed it"
+    );
+    let (status, tasks) = call(http.get(server.url(demo)).bearer_auth(server.dev_token())).await;
+    assert_eq!(status, 200);
+    assert_eq!(tasks, json!([task]));
+}
+
+#[test]
+fn dev_mode_is_refused_when_a_postgres_url_is_set() {
+    for variable in ["DATABASE_URL", "NEON_DB_URL"] {
+        let out = command(&[(variable, "postgres://app:hunter2@127.0.0.1:1/tasks")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("BETTER_AUTH_SECRET is not set"), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains("Bearer") && !stdout.contains("DEV MODE"),
+            "no dev token: {stdout}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_command_signs_with_the_configured_secret_and_refuses_without_one() {
+    let out = command(&[("BETTER_AUTH_SECRET", SECRET)])
+        .args(["token", "--sub", "alice"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let verifier = todo_api::auth::TokenVerifier::with_shared_secret(SECRET, 0);
+    assert_eq!(verifier.verify(&token).unwrap().as_str(), "alice");
+
+    let out = command(&[])
+        .args(["token", "--sub", "alice"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BETTER_AUTH_SECRET is not set"));
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn in_flight_requests_finish_after_sigterm() {
-    let database = postgres::server().create_database().await;
     let alice = TestUser::new("alice");
-    let server = Server::start(&database.url);
+    let server = Server::start(&scratch_dir(), &[("BETTER_AUTH_SECRET", SECRET)]);
     let http = reqwest::Client::new();
     let url = server.url("/api/alice/tasks");
     let requests: Vec<_> = (0..20)
@@ -202,8 +337,7 @@ async fn in_flight_requests_finish_after_sigterm() {
 
 #[test]
 fn a_missing_or_invalid_variable_stops_start_up_with_one_line_naming_it() {
-    let cases: [(&[(&str, &str)], &str); 5] = [
-        (&[("BETTER_AUTH_SECRET", SECRET)], "NEON_DB_URL"),
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (
             &[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db")],
             "BETTER_AUTH_SECRET",
@@ -216,20 +350,12 @@ fn a_missing_or_invalid_variable_stops_start_up_with_one_line_naming_it() {
             "DATABASE_URL",
         ),
         (
-            &[
-                ("DATABASE_URL", "postgres://h/db"),
-                ("BETTER_AUTH_SECRET", SECRET),
-                ("PORT", "http"),
-            ],
-            "PORT",
+            &[("NEON_DB_URL", "hunter2"), ("BETTER_AUTH_SECRET", SECRET)],
+            "NEON_DB_URL",
         ),
-        (
-            &[
-                ("DATABASE_URL", "postgres://h/db"),
-                ("BETTER_AUTH_SECRET", "short"),
-            ],
-            "BETTER_AUTH_SECRET",
-        ),
+        (&[("BETTER_AUTH_SECRET", SECRET), ("PORT", "http")], "PORT"),
+        (&[("BETTER_AUTH_SECRET", "short")], "BETTER_AUTH_SECRET"),
+        (&[("CORS_ORIGINS", "localhost:3000")], "CORS_ORIGINS"),
     ];
     for (env, variable) in cases {
         let out = command(env).output().unwrap();
@@ -281,33 +407,37 @@ fn the_openapi_command_prints_the_committed_contract() {
     assert_eq!(spec["openapi"], "3.0.0");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_migrate_command_applies_migrations_and_is_idempotent() {
-    let database = postgres::server().create_database().await;
+async fn migrate_is_idempotent_then_serves(env: &[(&str, &str)]) {
+    let dir = scratch_dir();
     for _ in 0..2 {
-        let out = command(&[
-            ("DATABASE_URL", &database.url),
-            ("BETTER_AUTH_SECRET", SECRET),
-        ])
-        .arg("migrate")
-        .output()
-        .unwrap();
+        let out = command_in(&dir, env).arg("migrate").output().unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let server = Server::start(&database.url);
+    let server = Server::start(&dir, env);
     let alice = TestUser::new("alice");
-    let (status, _) = json_of(
+    let (status, _) = call(
         reqwest::Client::new()
             .get(server.url("/api/alice/tasks"))
-            .bearer_auth(&alice.token)
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(&alice.token),
     )
     .await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_migrate_command_applies_migrations_and_is_idempotent() {
+    migrate_is_idempotent_then_serves(&[("BETTER_AUTH_SECRET", SECRET)]).await;
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.create_database().await;
+    migrate_is_idempotent_then_serves(&[
+        ("DATABASE_URL", &database.url),
+        ("BETTER_AUTH_SECRET", SECRET),
+    ])
+    .await;
 }

@@ -13,21 +13,21 @@ use todo_api::{
     db::{Database, PoolSettings},
 };
 
-use crate::support::{SECRET, TestApp, TestUser};
+use crate::support::{SECRET, TestUser, backend_tests};
 
-#[tokio::test]
-async fn health_and_ready_answer_without_a_token() {
-    let app = TestApp::spawn().await;
-    let health = app.send(Method::GET, "/health", None, None).await;
-    assert_eq!(
-        health.expect(200).body,
-        serde_json::json!({"status": "healthy"})
-    );
-    let ready = app.send(Method::GET, "/ready", None, None).await;
-    assert_eq!(
-        ready.expect(200).body,
-        serde_json::json!({"status": "ready"})
-    );
+backend_tests! {
+    async fn health_and_ready_answer_without_a_token(app: TestApp) {
+        let health = app.send(Method::GET, "/health", None, None).await;
+        assert_eq!(
+            health.expect(200).body,
+            serde_json::json!({"status": "healthy"})
+        );
+        let ready = app.send(Method::GET, "/ready", None, None).await;
+        assert_eq!(
+            ready.expect(200).body,
+            serde_json::json!({"status": "ready"})
+        );
+    }
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         .local_addr()
         .unwrap()
         .port();
-    let db = Database::new(
+    let db = Database::postgres(
         &format!("postgres://postgres:hunter2@127.0.0.1:{port}/nowhere"),
         PoolSettings {
             max_size: 2,

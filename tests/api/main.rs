@@ -2,6 +2,7 @@
 
 mod auth;
 mod binary;
+mod concurrency;
 mod contract;
 mod health;
 mod isolation;

@@ -2,6 +2,7 @@
 //! with typed helpers that read like the API.
 
 pub mod postgres;
+pub mod sqlite;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use todo_api::{
     api::AppState,
     app::build_app,
     auth::TokenVerifier,
-    db::{self, Database, PoolSettings},
+    db::{Database, PoolSettings},
 };
 
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
@@ -142,36 +143,84 @@ impl Reply {
     }
 }
 
+/// Defines each test twice, in a `postgres` and an `sqlite` module: the same
+/// body against the app on each backend. The PostgreSQL twin is skipped (with a
+/// printed reason, never under `CI=true`) where no PostgreSQL can be had.
+macro_rules! backend_tests {
+    ($($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $($(#[$meta])* #[tokio::test] async fn $name() {
+                let Some($app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await else {
+                    return;
+                };
+                $body
+            })*
+        }
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $($(#[$meta])* #[tokio::test] async fn $name() {
+                let Some($app) = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await else {
+                    unreachable!("SQLite is embedded");
+                };
+                $body
+            })*
+        }
+    };
+}
+pub(crate) use backend_tests;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A database made for one test, removed when dropped.
+enum TestDatabase {
+    Postgres(#[allow(dead_code)] postgres::TestDatabase),
+    Sqlite(#[allow(dead_code)] sqlite::TestFile),
+}
+
 pub struct TestApp {
     client: TestClient<BoxEndpoint<'static, Response>>,
     /// Kept so the database lives (and is dropped) with the app.
-    _database: postgres::TestDatabase,
+    _database: TestDatabase,
 }
 
+pub const POOL: PoolSettings = PoolSettings {
+    max_size: 4,
+    timeout: std::time::Duration::from_secs(5),
+};
+
 impl TestApp {
-    /// The app as `main` builds it, on a new migrated database.
-    pub async fn spawn() -> Self {
-        let database = postgres::server().create_database().await;
-        db::run_migrations(&database.url)
-            .await
-            .expect("migrations apply");
-        let db = Database::new(
-            &database.url,
-            PoolSettings {
-                max_size: 4,
-                timeout: std::time::Duration::from_secs(5),
-            },
-        )
-        .expect("pool");
+    /// The app as `main` builds it, on a new migrated database of `backend`;
+    /// `None` when that backend is not available here.
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let (db, database) = match backend {
+            Backend::Postgres => {
+                let database = postgres::server()?.create_database().await;
+                let db = Database::postgres(&database.url, POOL).expect("pool");
+                (db, TestDatabase::Postgres(database))
+            }
+            Backend::Sqlite => {
+                let file = sqlite::TestFile::new();
+                let db = Database::sqlite(&file.path, POOL).expect("pool");
+                (db, TestDatabase::Sqlite(file))
+            }
+        };
+        db.migrate().await.expect("migrations apply");
         let state = AppState {
             db,
             verifier: Arc::new(TokenVerifier::with_shared_secret(SECRET, 0)),
         };
         let app = build_app(state, &[FRONTEND.to_owned()]).boxed();
-        Self {
+        Some(Self {
             client: TestClient::new(app),
             _database: database,
-        }
+        })
     }
 
     /// Any request: `token` as a bearer token, `body` as JSON when given.

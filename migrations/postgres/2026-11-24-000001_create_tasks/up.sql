@@ -6,8 +6,8 @@ CREATE TABLE tasks (
     title       TEXT        COLLATE "C" NOT NULL CHECK (char_length(title) BETWEEN 1 AND 200),
     description TEXT                 CHECK (char_length(description) <= 1000),
     completed   BOOLEAN     NOT NULL DEFAULT FALSE,
-    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
 );
 
 -- `title` sorts by code point (COLLATE "C"): the same order on every server locale.
