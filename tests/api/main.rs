@@ -7,6 +7,7 @@ mod contract;
 mod health;
 mod isolation;
 mod malformed;
+mod parity;
 mod support;
 mod tasks;
 mod validation;
