@@ -2,7 +2,7 @@
 
 use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
-use crate::db::PoolSettings;
+use crate::{auth::JwksSettings, db::PoolSettings};
 
 /// A value that must never reach a log line or a response.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,7 +64,9 @@ pub enum DatabaseConfig {
 pub struct AuthConfig {
     /// HS256 tokens signed with its UTF-8 bytes: `BETTER_AUTH_SECRET`, or in
     /// dev mode a random secret made for this run.
-    pub shared_secret: Secret,
+    pub shared_secret: Option<Secret>,
+    /// Better Auth's `jwt()` plugin tokens, checked against its JWKS.
+    pub jwks: Option<JwksSettings>,
     /// No token settings and no PostgreSQL: the server signs its own demo token.
     pub dev_mode: bool,
     /// Clock skew tolerated on `exp` and `nbf`.
@@ -82,7 +84,8 @@ impl Config {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let database = database(&var)?;
-        let (shared_secret, dev_mode) = token_settings(&var, &database)?;
+        let jwks = jwks_settings(&var)?;
+        let (shared_secret, dev_mode) = shared_secret(&var, &database, jwks.is_some())?;
 
         let cors_origins = match var("CORS_ORIGINS") {
             Some(list) => parse_origins(&list)?,
@@ -93,6 +96,7 @@ impl Config {
             database,
             auth: AuthConfig {
                 shared_secret,
+                jwks,
                 dev_mode,
                 leeway_secs: parse_or(&var, "JWT_LEEWAY_SECS", 5)?,
             },
@@ -135,30 +139,63 @@ fn database(var: &impl Fn(&str) -> Option<String>) -> Result<DatabaseConfig, Con
     }
 }
 
-/// The token secret, and whether this run is in dev mode.
-fn token_settings(
+/// `BETTER_AUTH_URL` and its overrides: where the keys are, what `iss` and
+/// `aud` must say.
+fn jwks_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<JwksSettings>, ConfigError> {
+    let Some(base) = var("BETTER_AUTH_URL") else {
+        return Ok(None);
+    };
+    let origin = http_origin("BETTER_AUTH_URL", &base)?;
+    let url = match var("BETTER_AUTH_JWKS_URL") {
+        Some(url) => {
+            http_origin("BETTER_AUTH_JWKS_URL", &url)?;
+            url
+        }
+        None => format!("{}/api/auth/jwks", base.trim_end_matches('/')),
+    };
+    Ok(Some(JwksSettings {
+        url,
+        issuer: var("JWT_ISSUER").unwrap_or_else(|| origin.clone()),
+        audience: var("JWT_AUDIENCE").unwrap_or(origin),
+        min_refetch: Duration::from_secs(parse_or(var, "BETTER_AUTH_JWKS_REFETCH_SECS", 5)?),
+        fetch_timeout: Duration::from_secs(5),
+    }))
+}
+
+/// The origin (`scheme://host[:port]`) of an http(s) URL.
+fn http_origin(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        var: name,
+        reason: reason.to_owned(),
+    };
+    let url = reqwest::Url::parse(raw).map_err(|err| invalid(&format!("not a URL: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must be an http:// or https:// URL"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// The HS256 secret, and whether this run is in dev mode.
+fn shared_secret(
     var: &impl Fn(&str) -> Option<String>,
     database: &DatabaseConfig,
-) -> Result<(Secret, bool), ConfigError> {
-    if var("BETTER_AUTH_URL").is_some() {
-        return Err(ConfigError::Invalid {
-            var: "BETTER_AUTH_URL",
-            reason:
-                "JWKS verification is not available in this version; set BETTER_AUTH_SECRET instead"
-                    .to_owned(),
-        });
-    }
+    has_jwks: bool,
+) -> Result<(Option<Secret>, bool), ConfigError> {
     match (var("BETTER_AUTH_SECRET"), database) {
         (Some(secret), _) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
             var: "BETTER_AUTH_SECRET",
             reason: format!("must be at least {MIN_SECRET_LEN} bytes long"),
         }),
-        (Some(secret), _) => Ok((Secret(secret), false)),
-        (None, DatabaseConfig::Sqlite { .. }) => Ok((Secret::random(), true)),
+        (Some(secret), _) => Ok((Some(Secret(secret)), false)),
+        (None, _) if has_jwks => Ok((None, false)),
+        (None, DatabaseConfig::Sqlite { .. }) => Ok((Some(Secret::random()), true)),
         (None, DatabaseConfig::Postgres { .. }) => Err(ConfigError::Missing(
             "BETTER_AUTH_SECRET",
-            "a server on PostgreSQL needs the secret your frontend signs tokens with \
-             (dev mode, with its own demo token, runs only on the embedded SQLite database)",
+            "a server on PostgreSQL needs token settings: BETTER_AUTH_URL (Better Auth's \
+             JWKS) and/or BETTER_AUTH_SECRET (dev mode, with its own demo token, runs only \
+             on the embedded SQLite database)",
         )),
     }
 }
@@ -247,11 +284,13 @@ mod tests {
             }
         );
         assert!(first.auth.dev_mode);
-        assert_eq!(first.auth.shared_secret.expose().len(), 64);
-        assert_ne!(
-            first.auth.shared_secret,
-            config(&[]).unwrap().auth.shared_secret
-        );
+        let secret = first
+            .auth
+            .shared_secret
+            .clone()
+            .expect("dev mode has a secret");
+        assert_eq!(secret.expose().len(), 64);
+        assert_ne!(Some(secret), config(&[]).unwrap().auth.shared_secret);
     }
 
     #[test]
@@ -278,6 +317,51 @@ mod tests {
             !by_url.auth.dev_mode,
             "a configured secret is used, not dev mode"
         );
+    }
+
+    #[test]
+    fn better_auth_url_gives_the_jwks_url_issuer_and_audience() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://h/db"),
+            ("BETTER_AUTH_URL", "https://app.example.com/"),
+        ])
+        .unwrap();
+        let jwks = config.auth.jwks.unwrap();
+        assert_eq!(jwks.url, "https://app.example.com/api/auth/jwks");
+        assert_eq!(
+            (jwks.issuer.as_str(), jwks.audience.as_str()),
+            ("https://app.example.com", "https://app.example.com")
+        );
+        assert!(config.auth.shared_secret.is_none());
+        assert!(!config.auth.dev_mode, "JWKS settings are token settings");
+
+        let overridden = config_with_jwks(&[
+            ("BETTER_AUTH_JWKS_URL", "http://auth.internal:3000/keys"),
+            ("JWT_ISSUER", "https://issuer.example"),
+            ("JWT_AUDIENCE", "todo-api"),
+        ]);
+        assert_eq!(overridden.url, "http://auth.internal:3000/keys");
+        assert_eq!(
+            (overridden.issuer.as_str(), overridden.audience.as_str()),
+            ("https://issuer.example", "todo-api")
+        );
+    }
+
+    fn config_with_jwks(extra: &[(&str, &str)]) -> JwksSettings {
+        let mut vars = vec![("BETTER_AUTH_URL", "http://localhost:3000")];
+        vars.extend_from_slice(extra);
+        config(&vars).unwrap().auth.jwks.unwrap()
+    }
+
+    #[test]
+    fn a_bad_better_auth_url_is_named() {
+        for bad in ["localhost:3000", "ftp://x", "not a url"] {
+            let err = config(&[("BETTER_AUTH_URL", bad)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("BETTER_AUTH_URL is invalid"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -69,17 +69,18 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Token { sub, ttl_secs }) = &cli.command {
-        if config.auth.dev_mode {
-            eprintln!(
-                "todo-api: BETTER_AUTH_SECRET is not set: `todo-api token` signs with the configured secret"
-            );
-            return ExitCode::from(2);
-        }
-        println!(
-            "{}",
-            auth::mint_token(config.auth.shared_secret.expose(), sub, *ttl_secs)
-        );
-        return ExitCode::SUCCESS;
+        return match (&config.auth.shared_secret, config.auth.dev_mode) {
+            (Some(secret), false) => {
+                println!("{}", auth::mint_token(secret.expose(), sub, *ttl_secs));
+                ExitCode::SUCCESS
+            }
+            _ => {
+                eprintln!(
+                    "todo-api: BETTER_AUTH_SECRET is not set: `todo-api token` signs with the configured secret"
+                );
+                ExitCode::from(2)
+            }
+        };
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -51,14 +51,13 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
 /// Migrates the database, binds the listener and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
-    let secret = config.auth.shared_secret.expose();
-    let state = AppState {
-        db,
-        verifier: Arc::new(TokenVerifier::with_shared_secret(
-            secret,
-            config.auth.leeway_secs,
-        )),
-    };
+    let verifier = Arc::new(token_verifier(&config));
+    // Better Auth may not be up yet: fetch its keys in the background.
+    tokio::spawn({
+        let verifier = Arc::clone(&verifier);
+        async move { verifier.prefetch().await }
+    });
+    let state = AppState { db, verifier };
     let app = build_app(state, &config.cors_origins);
 
     let acceptor = TcpListener::bind(SocketAddr::new(config.host, config.port))
@@ -71,8 +70,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .and_then(|addr| addr.as_socket_addr().copied())
         .context("the listener has no address")?;
     tracing::info!("listening on http://{addr} (Swagger UI at http://{addr}/docs)");
-    if config.auth.dev_mode {
-        print_dev_mode_banner(addr, &mint_token(secret, DEMO_USER, DEMO_TOKEN_TTL_SECS));
+    if let (true, Some(secret)) = (config.auth.dev_mode, &config.auth.shared_secret) {
+        print_dev_mode_banner(
+            addr,
+            &mint_token(secret.expose(), DEMO_USER, DEMO_TOKEN_TTL_SECS),
+        );
     }
 
     Server::new_with_acceptor(acceptor)
@@ -80,6 +82,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A verifier for every configured token path.
+pub fn token_verifier(config: &Config) -> TokenVerifier {
+    let auth = &config.auth;
+    let mut verifier = TokenVerifier::default();
+    if let Some(secret) = &auth.shared_secret {
+        verifier = verifier.and_shared_secret(secret.expose(), auth.leeway_secs);
+        if !auth.dev_mode {
+            tracing::info!("tokens: HS256 signed with BETTER_AUTH_SECRET");
+        }
+    }
+    if let Some(jwks) = &auth.jwks {
+        tracing::info!(url = %jwks.url, issuer = %jwks.issuer, audience = %jwks.audience, "tokens: Better Auth JWKS");
+        verifier = verifier.and_jwks(jwks.clone(), auth.leeway_secs);
+    }
+    verifier
 }
 
 /// Dev mode's one-time welcome: a working token, a curl line, where Swagger UI is.

@@ -62,7 +62,10 @@ pub struct FieldProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
-    Unauthorized(#[from] AuthError),
+    Unauthorized(AuthError),
+    /// The token cannot be checked now: Better Auth's keys are unreachable.
+    #[error(transparent)]
+    KeysUnavailable(AuthError),
     #[error("the user id in the path is not the token's subject")]
     Forbidden,
     #[error("no such task")]
@@ -73,6 +76,15 @@ pub enum ApiError {
     Unavailable,
     #[error("internal server error")]
     Internal,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::KeysUnavailable => Self::KeysUnavailable(err),
+            other => Self::Unauthorized(other),
+        }
+    }
 }
 
 impl From<DbError> for ApiError {
@@ -97,7 +109,7 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TaskNotFound => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -7,10 +7,13 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use super::{AppState, problem::ApiError};
 use crate::domain::UserId;
 
-/// A JWT in `Authorization: Bearer <token>`. Accepted: HS256 tokens signed with
-/// the backend's `BETTER_AUTH_SECRET` (the frontend mints them for the signed-in
-/// Better Auth user, `sub` = user id, with an `exp`). The token's subject must be
-/// the `user_id` in the path.
+/// A JWT in `Authorization: Bearer <token>`; its `sub` (the Better Auth user id)
+/// must be the `user_id` in the path, and it must carry `exp`. Accepted, as the
+/// server is configured: (1) tokens from Better Auth's `jwt()` plugin (EdDSA,
+/// ES256, RS256 or PS256, checked against Better Auth's JWKS; `iss` and `aud` are
+/// Better Auth's origin) — a frontend gets one with `authClient.token()` or from
+/// `GET /api/auth/token`; (2) HS256 tokens signed with the shared
+/// `BETTER_AUTH_SECRET`, as a frontend mints them in its own route.
 #[derive(SecurityScheme)]
 #[oai(
     rename = "bearerAuth",
@@ -25,6 +28,7 @@ async fn authorize_owner(req: &Request, bearer: Bearer) -> poem::Result<UserId> 
     let user = state
         .verifier
         .verify(&bearer.token)
+        .await
         .map_err(ApiError::from)?;
     // Every secured route starts with `/api/{user_id}/`, and poem-openapi names
     // path parameters by position: `param0` is the user id, percent-decoded by

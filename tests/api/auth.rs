@@ -153,7 +153,7 @@ backend_tests! {
                 .await,
         );
         let verifier = todo_api::auth::TokenVerifier::with_shared_secret(SECRET, 30);
-        assert!(verifier.verify(&token).is_ok(), "30 s of leeway accepts it");
+        assert!(verifier.verify(&token).await.is_ok(), "30 s of leeway accepts it");
     }
 
     async fn extra_claims_from_a_frontend_are_ignored(app: TestApp) {

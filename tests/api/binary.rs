@@ -295,7 +295,7 @@ async fn the_token_command_signs_with_the_configured_secret_and_refuses_without_
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let verifier = todo_api::auth::TokenVerifier::with_shared_secret(SECRET, 0);
-    assert_eq!(verifier.verify(&token).unwrap().as_str(), "alice");
+    assert_eq!(verifier.verify(&token).await.unwrap().as_str(), "alice");
 
     let out = command(&[])
         .args(["token", "--sub", "alice"])
@@ -337,7 +337,18 @@ async fn in_flight_requests_finish_after_sigterm() {
 
 #[test]
 fn a_missing_or_invalid_variable_stops_start_up_with_one_line_naming_it() {
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    let cases: [(&[(&str, &str)], &str); 8] = [
+        (
+            &[("BETTER_AUTH_URL", "auth.example.com")],
+            "BETTER_AUTH_URL",
+        ),
+        (
+            &[
+                ("BETTER_AUTH_URL", "https://auth.example.com"),
+                ("BETTER_AUTH_JWKS_URL", "file:///etc/passwd"),
+            ],
+            "BETTER_AUTH_JWKS_URL",
+        ),
         (
             &[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db")],
             "BETTER_AUTH_SECRET",
@@ -440,4 +451,39 @@ async fn the_migrate_command_applies_migrations_and_is_idempotent() {
         ("BETTER_AUTH_SECRET", SECRET),
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_up_does_not_wait_for_better_auth_and_its_tokens_get_503_meanwhile() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let better_auth = format!("http://{closed}");
+    let server = Server::start(&scratch_dir(), &[("BETTER_AUTH_URL", &better_auth)]);
+    let http = reqwest::Client::new();
+    let (status, _) = call(http.get(server.url("/health"))).await;
+    assert_eq!(status, 200);
+    // An EdDSA token goes to the JWKS path, whose keys cannot be fetched.
+    let token = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+    let response = http
+        .get(server.url("/api/alice/tasks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    // No shared secret is configured: HS256 tokens are not accepted at all.
+    let (status, _) = call(
+        http.get(server.url("/api/alice/tasks"))
+            .bearer_auth(TestUser::new("alice").token),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let log = server.terminate().1;
+    assert!(
+        !log.iter().any(|l| l.contains("DEV MODE")),
+        "JWKS settings are token settings: no dev mode"
+    );
 }

@@ -1,11 +1,13 @@
 //! The integration suite: one binary, the real app on real PostgreSQL.
 
 mod auth;
+mod better_auth;
 mod binary;
 mod concurrency;
 mod contract;
 mod health;
 mod isolation;
+mod jwks;
 mod malformed;
 mod parity;
 mod support;

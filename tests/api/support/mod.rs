@@ -199,6 +199,11 @@ impl TestApp {
     /// The app as `main` builds it, on a new migrated database of `backend`;
     /// `None` when that backend is not available here.
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, TokenVerifier::with_shared_secret(SECRET, 0)).await
+    }
+
+    /// The same, with a token verifier of the test's own.
+    pub async fn spawn_with(backend: Backend, verifier: TokenVerifier) -> Option<Self> {
         let (db, database) = match backend {
             Backend::Postgres => {
                 let database = postgres::server()?.create_database().await;
@@ -214,7 +219,7 @@ impl TestApp {
         db.migrate().await.expect("migrations apply");
         let state = AppState {
             db,
-            verifier: Arc::new(TokenVerifier::with_shared_secret(SECRET, 0)),
+            verifier: Arc::new(verifier),
         };
         let app = build_app(state, &[FRONTEND.to_owned()]).boxed();
         Some(Self {
