@@ -1,6 +1,9 @@
 //! The one place the server is assembled: routes, Swagger UI, middleware, state.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
@@ -11,10 +14,12 @@ use poem_openapi::OperationId;
 
 use crate::api::{self, AppState, operations::Operations, problem};
 
-/// Builds the complete HTTP application.
+/// Builds the complete HTTP application. `request_timeout` bounds every
+/// request: past it the client gets a 503.
 pub fn build_app(
     state: AppState,
     cors_origins: &[String],
+    request_timeout: Duration,
 ) -> impl Endpoint<Output = Response> + use<> {
     let service = api::service();
     let operations = Arc::new(Operations::from_spec(&service.spec()));
@@ -41,7 +46,7 @@ pub fn build_app(
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .with(NormalizePath::new(TrailingSlash::Trim))
-        .around(move |next, req| handle(next, req, Arc::clone(&operations)))
+        .around(move |next, req| handle(next, req, Arc::clone(&operations), request_timeout))
         .with(cors)
         .data(state)
 }
@@ -53,10 +58,14 @@ async fn handle<E: Endpoint>(
     next: Arc<E>,
     req: Request,
     operations: Arc<Operations>,
+    timeout: Duration,
 ) -> poem::Result<Response> {
     let method = req.method().clone();
     let started = Instant::now();
-    let (response, operation) = match next.call(req).await {
+    let outcome = tokio::time::timeout(timeout, next.call(req))
+        .await
+        .unwrap_or_else(|_| Err(problem::ApiError::Unavailable.into()));
+    let (response, operation) = match outcome {
         Ok(output) => {
             let response = output.into_response();
             let operation = response

@@ -50,12 +50,23 @@ pub struct Config {
     pub port: u16,
     pub cors_origins: Vec<String>,
     pub pool: PoolSettings,
+    /// How long start-up keeps retrying the first connection (a suspended
+    /// Neon compute takes seconds to wake).
+    pub startup_timeout: Duration,
+    /// Longest a request may run before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
-    /// `NEON_DB_URL` or `DATABASE_URL` (the variable's name is kept for messages).
-    Postgres { url: Secret, variable: &'static str },
+    /// `NEON_DB_URL` or `DATABASE_URL` (the variable's name is kept for
+    /// messages), and `NEON_DIRECT_URL` for migrations when the main URL is a
+    /// pooler (PgBouncer in transaction mode).
+    Postgres {
+        url: Secret,
+        variable: &'static str,
+        direct_url: Option<Secret>,
+    },
     /// `SQLITE_PATH`, a `sqlite://` URL, or the default file.
     Sqlite { path: PathBuf },
 }
@@ -107,6 +118,8 @@ impl Config {
                 max_size: parse_or(&var, "DB_POOL_SIZE", 16)?,
                 timeout: Duration::from_secs(parse_or(&var, "DB_TIMEOUT_SECS", 5)?),
             },
+            startup_timeout: Duration::from_secs(parse_or(&var, "DB_STARTUP_TIMEOUT_SECS", 60)?),
+            request_timeout: Duration::from_secs(parse_or(&var, "REQUEST_TIMEOUT_SECS", 30)?),
         })
     }
 }
@@ -120,10 +133,23 @@ fn database(var: &impl Fn(&str) -> Option<String>) -> Result<DatabaseConfig, Con
             return Ok(DatabaseConfig::Sqlite { path: path.into() });
         }
     };
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    let is_postgres =
+        |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if is_postgres(&url) {
+        let direct_url = match var("NEON_DIRECT_URL") {
+            Some(direct) if is_postgres(&direct) => Some(Secret(direct)),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "NEON_DIRECT_URL",
+                    reason: "must start with postgres:// or postgresql://".to_owned(),
+                });
+            }
+            None => None,
+        };
         return Ok(DatabaseConfig::Postgres {
             url: Secret(url),
             variable,
+            direct_url,
         });
     }
     match url
@@ -262,7 +288,7 @@ mod tests {
             ("BETTER_AUTH_SECRET", SECRET),
         ])
         .unwrap();
-        let DatabaseConfig::Postgres { url, variable } = config.database else {
+        let DatabaseConfig::Postgres { url, variable, .. } = config.database else {
             panic!("PostgreSQL expected");
         };
         assert_eq!(

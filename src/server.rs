@@ -1,6 +1,10 @@
 //! Start-up and shutdown of the HTTP server.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use poem::{
@@ -13,7 +17,7 @@ use crate::{
     app::build_app,
     auth::{TokenVerifier, mint_token},
     config::{Config, DatabaseConfig},
-    db::Database,
+    db::{Database, PoolSettings},
 };
 
 /// How long in-flight requests may run after a shutdown signal.
@@ -23,27 +27,61 @@ pub const DEMO_USER: &str = "demo-user";
 const DEMO_TOKEN_TTL_SECS: u64 = 24 * 3600;
 
 /// Opens the configured database (creating an SQLite file if needed) and
-/// applies pending migrations.
+/// applies pending migrations, over `NEON_DIRECT_URL` when one is set. A
+/// database that does not answer yet (a Neon compute waking up) is retried
+/// with backoff for `DB_STARTUP_TIMEOUT_SECS`, saying what it waits for.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    let db = match &config.database {
-        DatabaseConfig::Postgres { url, variable } => {
-            tracing::info!("database: PostgreSQL from {variable}");
-            Database::postgres(url.expose(), config.pool)?
+    let (db, migrator) = match &config.database {
+        DatabaseConfig::Postgres {
+            url,
+            variable,
+            direct_url,
+        } => {
+            let db = Database::postgres(url.expose(), config.pool)
+                .with_context(|| format!("{variable} cannot be used"))?;
+            tracing::info!("database: PostgreSQL at {} from {variable}", db.summary());
+            let migrator = match direct_url {
+                Some(direct) => {
+                    let settings = PoolSettings {
+                        max_size: 1,
+                        ..config.pool
+                    };
+                    let direct = Database::postgres(direct.expose(), settings)
+                        .context("NEON_DIRECT_URL cannot be used")?;
+                    tracing::info!("migrations: over NEON_DIRECT_URL, {}", direct.summary());
+                    Some(direct)
+                }
+                None => None,
+            };
+            (db, migrator)
         }
         DatabaseConfig::Sqlite { path } => {
             tracing::info!(
                 "database: SQLite file {} (embedded; set NEON_DB_URL for PostgreSQL)",
                 path.display()
             );
-            Database::sqlite(path, config.pool)?
+            (Database::sqlite(path, config.pool)?, None)
         }
     };
-    let applied = db
-        .migrate()
-        .await
-        .context("could not migrate the database")?;
+    let migrator = migrator.as_ref().unwrap_or(&db);
+    let deadline = Instant::now() + config.startup_timeout;
+    let mut delay = Duration::from_millis(250);
+    let applied = loop {
+        match migrator.migrate().await {
+            Ok(applied) => break applied,
+            Err(err) if Instant::now() + delay < deadline => {
+                tracing::warn!("waiting for the database ({err:#}); retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err.context("could not migrate the database")),
+        }
+    };
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    if !std::ptr::eq(migrator, &db) {
+        migrator.close();
     }
     Ok(db)
 }
@@ -57,8 +95,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let verifier = Arc::clone(&verifier);
         async move { verifier.prefetch().await }
     });
-    let state = AppState { db, verifier };
-    let app = build_app(state, &config.cors_origins);
+    let state = AppState {
+        db: db.clone(),
+        verifier,
+    };
+    let app = build_app(state, &config.cors_origins, config.request_timeout);
 
     let acceptor = TcpListener::bind(SocketAddr::new(config.host, config.port))
         .into_acceptor()
@@ -80,6 +121,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await?;
+    db.close();
     tracing::info!("stopped");
     Ok(())
 }

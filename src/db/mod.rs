@@ -4,9 +4,10 @@
 //! embedded SQLite file (the zero-config default). Each query is written once;
 //! `db_run!` compiles it for whichever backend the pool holds.
 
+mod postgres;
 mod schema;
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use diesel::{ConnectionError, result::DatabaseErrorKind, sqlite::SqliteConnection};
 use diesel_async::{
@@ -147,18 +148,31 @@ pub(crate) enum Pools {
 #[derive(Clone)]
 pub struct Database {
     pools: Pools,
+    /// Where the data is, for logs: host, database and TLS, or the file.
+    summary: String,
 }
 
 impl Database {
-    /// A PostgreSQL pool. Connections are made on first use.
+    /// A PostgreSQL pool. Connections are made on first use, over TLS as the
+    /// URL's `sslmode` says (a remote host's certificate is verified by default).
     pub fn postgres(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
+        let options = Arc::new(
+            postgres::ConnectOptions::parse(url, settings.timeout).map_err(anyhow::Error::msg)?,
+        );
         let mut config = ManagerConfig::default();
         // `Verified` would send `SELECT 1` before every request; a broken
         // connection is dropped by the pool anyway when a query on it fails.
         config.recycling_method = RecyclingMethod::Fast;
-        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+        let summary = options.summary.clone();
+        config.custom_setup = Box::new(move |_url| {
+            let options = Arc::clone(&options);
+            Box::pin(async move { options.connect().await })
+        });
+        // The manager's own URL is unused: connections come from `custom_setup`.
+        let manager = AsyncDieselConnectionManager::new_with_config(summary.clone(), config);
         Ok(Self {
             pools: Pools::Postgres(build_pool(manager, settings)?),
+            summary,
         })
     }
 
@@ -195,6 +209,7 @@ impl Database {
         let manager = AsyncDieselConnectionManager::new_with_config(path, config);
         Ok(Self {
             pools: Pools::Sqlite(build_pool(manager, settings)?),
+            summary: path.to_owned(),
         })
     }
 
@@ -202,11 +217,16 @@ impl Database {
         &self.pools
     }
 
-    /// `postgres` or `sqlite`, for logs.
-    pub fn backend(&self) -> &'static str {
-        match self.pools {
-            Pools::Postgres(_) => "postgres",
-            Pools::Sqlite(_) => "sqlite",
+    /// Where the data is, for logs (never a password).
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// Closes idle connections and refuses new checkouts (at shutdown).
+    pub fn close(&self) {
+        match &self.pools {
+            Pools::Postgres(pool) => pool.close(),
+            Pools::Sqlite(pool) => pool.close(),
         }
     }
 

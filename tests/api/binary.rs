@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_todo-api");
 
 /// A new empty directory for one run of the binary (its working directory,
 /// so no developer's `.env` or `./data` is picked up).
-fn scratch_dir() -> PathBuf {
+pub(crate) fn scratch_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("runs")
         .join(uuid::Uuid::new_v4().simple().to_string());
@@ -25,7 +25,7 @@ fn scratch_dir() -> PathBuf {
 }
 
 /// The binary in `dir`, with only the environment given: nothing inherited.
-fn command_in(dir: &Path, env: &[(&str, &str)]) -> Command {
+pub(crate) fn command_in(dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .current_dir(dir)
@@ -38,7 +38,7 @@ fn command(env: &[(&str, &str)]) -> Command {
     command_in(&scratch_dir(), env)
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     log: Arc<Mutex<Vec<String>>>,
@@ -46,7 +46,7 @@ struct Server {
 
 impl Server {
     /// Starts the binary on a free port and waits until it listens.
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut env = env.to_vec();
         env.extend([("PORT", "0"), ("RUST_LOG", "info")]);
         let mut child = command_in(dir, &env)
@@ -88,7 +88,7 @@ impl Server {
         Self { child, base, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -113,7 +113,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit code and everything it printed.
-    fn terminate(mut self) -> (i32, Vec<String>) {
+    pub(crate) fn terminate(mut self) -> (i32, Vec<String>) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -144,7 +144,7 @@ impl Drop for Server {
     }
 }
 
-async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+pub(crate) async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("the server answers");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))

@@ -10,6 +10,7 @@ mod isolation;
 mod jwks;
 mod malformed;
 mod parity;
+mod resilience;
 mod support;
 mod tasks;
 mod validation;

@@ -221,7 +221,12 @@ impl TestApp {
             db,
             verifier: Arc::new(verifier),
         };
-        let app = build_app(state, &[FRONTEND.to_owned()]).boxed();
+        let app = build_app(
+            state,
+            &[FRONTEND.to_owned()],
+            std::time::Duration::from_secs(30),
+        )
+        .boxed();
         Some(Self {
             client: TestClient::new(app),
             _database: database,

@@ -54,6 +54,23 @@ fn external_url() -> Option<String> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
+/// A cluster of the test's own, or `None` (reason printed) where PostgreSQL
+/// cannot be started here; never `None` under `CI=true`.
+pub fn own_cluster(configure: impl FnOnce(&Path) -> Result<(), String>) -> Option<Cluster> {
+    match Cluster::start(configure) {
+        Ok(cluster) => Some(cluster),
+        Err(why) => skip_or_fail(&why),
+    }
+}
+
+/// Skips (printing `why` to the terminal) outside CI; fails under `CI=true`.
+pub fn skip_or_fail<T>(why: &str) -> Option<T> {
+    assert!(!std::env::var("CI").is_ok_and(|ci| ci == "true"), "{why}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\nSKIPPING: {why}\n");
+    None
+}
+
 /// One fresh, empty database; dropped (with its connections) when this is dropped.
 pub struct TestDatabase {
     pub url: String,
@@ -121,67 +138,137 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 fn start_throwaway_cluster() -> Result<PgServer, String> {
-    let bin = find_pg_bin().ok_or_else(|| {
-        "PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL \
-         (Debian/Ubuntu: `apt-get install postgresql`) or set TEST_DATABASE_URL \
-         to a server the tests may create databases on"
-            .to_owned()
-    })?;
-    let dir = std::env::temp_dir().join(format!("todo-api-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    start_cluster_in(&bin, &dir).inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&dir);
-    })
+    let cluster = Cluster::start(|_| Ok(()))?;
+    let admin_url = cluster.url("postgres");
+    // The shared cluster lives as long as the test process; the reaper removes it.
+    std::mem::forget(cluster);
+    Ok(PgServer { admin_url })
 }
 
-fn start_cluster_in(bin: &Path, dir: &Path) -> Result<PgServer, String> {
-    let data = dir.join("data");
-    let as_root = is_root();
-    if as_root {
-        // PostgreSQL refuses to run as root: the cluster belongs to `postgres`.
-        run(Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir))?;
+/// A PostgreSQL cluster of a test's own, on a free loopback port: it can be
+/// stopped and started again (same port, same data), and is removed on drop
+/// (or by its reaper if the test process dies).
+pub struct Cluster {
+    pub port: u16,
+    pub dir: PathBuf,
+    data: PathBuf,
+    bin: PathBuf,
+    as_root: bool,
+}
+
+impl Cluster {
+    /// initdb, then `configure(data_dir)` (to write certificates, `pg_hba.conf`,
+    /// `postgresql.auto.conf` …), then start.
+    pub fn start(configure: impl FnOnce(&Path) -> Result<(), String>) -> Result<Self, String> {
+        let bin = find_pg_bin().ok_or_else(|| {
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL \
+             (Debian/Ubuntu: `apt-get install postgresql`) or set TEST_DATABASE_URL \
+             to a server the tests may create databases on"
+                .to_owned()
+        })?;
+        let dir = std::env::temp_dir().join(format!(
+            "todo-api-pg-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let cluster = Self {
+            port: free_port()?,
+            data: dir.join("data"),
+            dir,
+            bin,
+            as_root: is_root(),
+        };
+        // From here on, Drop cleans up whatever fails.
+        let pwfile = cluster.dir.join("pwfile");
+        std::fs::write(&pwfile, "postgres\n").map_err(|e| e.to_string())?;
+        cluster.chown()?;
+        run(cluster
+            .pg("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .arg("-D")
+            .arg(&cluster.data))?;
+        configure(&cluster.data)?;
+        cluster.chown()?;
+        spawn_reaper(&cluster.bin, &cluster.dir, &cluster.data, cluster.as_root)?;
+        cluster.start_again()?;
+        Ok(cluster)
     }
-    let port = free_port()?;
-    let pg = |tool: &str| {
-        let path = bin.join(tool);
-        if as_root {
+
+    /// URL of one database, as the `postgres` superuser (password `postgres`).
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres:postgres@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+
+    /// Starts the (stopped) cluster again on its port.
+    pub fn start_again(&self) -> Result<(), String> {
+        // Durability settings off: this cluster lives for one test run.
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            self.port,
+            self.dir.display()
+        );
+        run(self
+            .pg("pg_ctl")
+            .args(["start", "-w", "-t", "30", "-o", &options, "-l"])
+            .arg(self.dir.join("log"))
+            .arg("-D")
+            .arg(&self.data))
+    }
+
+    /// Stops the cluster (`fast`: open connections are cut, as in an outage).
+    pub fn stop(&self) -> Result<(), String> {
+        run(self
+            .pg("pg_ctl")
+            .args(["stop", "-w", "-m", "fast", "-D"])
+            .arg(&self.data))
+    }
+
+    fn pg(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        if self.as_root {
             let mut cmd = Command::new("runuser");
             cmd.args(["-u", "postgres", "--"]).arg(path);
             cmd
         } else {
             Command::new(path)
         }
-    };
-    run(pg("initdb")
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--no-instructions",
-        ])
-        .arg("-D")
-        .arg(&data))?;
-    // Durability settings off: this cluster lives for one test run.
-    let options = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
-        dir.display()
-    );
-    run(pg("pg_ctl")
-        .args(["start", "-w", "-t", "30", "-o", &options, "-l"])
-        .arg(dir.join("log"))
-        .arg("-D")
-        .arg(&data))?;
-    spawn_reaper(bin, dir, &data, as_root)?;
-    Ok(PgServer {
-        admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-    })
+    }
+
+    /// PostgreSQL refuses to run as root: the cluster belongs to `postgres`.
+    fn chown(&self) -> Result<(), String> {
+        if self.as_root {
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&self.dir))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .pg("pg_ctl")
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(&self.data)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A detached shell that waits for this test process to exit, then stops the
@@ -202,7 +289,7 @@ fn spawn_reaper(bin: &Path, dir: &Path, data: &Path, as_root: bool) -> Result<()
         )
     };
     let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        "while kill -0 {pid} 2>/dev/null && [ -d {dir} ]; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
         pid = std::process::id(),
         dir = dir.display()
     );
