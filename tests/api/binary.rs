@@ -306,13 +306,15 @@ async fn the_token_command_signs_with_the_configured_secret_and_refuses_without_
     assert!(out.stdout.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn in_flight_requests_finish_after_sigterm() {
+/// Starts writes, sends SIGTERM while they run: the accepted ones complete
+/// (201 and stored), the process exits 0.
+async fn in_flight_requests_finish_after_sigterm(env: &[(&str, &str)]) {
     let alice = TestUser::new("alice");
-    let server = Server::start(&scratch_dir(), &[("BETTER_AUTH_SECRET", SECRET)]);
+    let dir = scratch_dir();
+    let server = Server::start(&dir, env);
     let http = reqwest::Client::new();
     let url = server.url("/api/alice/tasks");
-    let requests: Vec<_> = (0..20)
+    let requests: Vec<_> = (0..40)
         .map(|i| {
             let request = http
                 .post(&url)
@@ -326,13 +328,47 @@ async fn in_flight_requests_finish_after_sigterm() {
         .await
         .unwrap();
     assert_eq!(code, 0);
+    let mut completed = 0;
     for request in requests {
         // A request either completed (201) or was never accepted (connection
         // refused); none is cut off half-way.
         if let Ok(status) = request.await.unwrap() {
             assert_eq!(status, 201);
+            completed += 1;
         }
     }
+    assert!(
+        completed > 0,
+        "no request was in flight: the test proved nothing"
+    );
+    let server = Server::start(&dir, env);
+    let (_, stored) = call(
+        http.get(server.url("/api/alice/tasks"))
+            .bearer_auth(&alice.token),
+    )
+    .await;
+    assert_eq!(
+        stored.as_array().unwrap().len(),
+        completed,
+        "every 201 is stored, nothing else"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_in_flight_requests_finish_after_sigterm() {
+    in_flight_requests_finish_after_sigterm(&[("BETTER_AUTH_SECRET", SECRET)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_in_flight_requests_finish_after_sigterm() {
+    let Some(cluster) = postgres::own_cluster(|_| Ok(())) else {
+        return;
+    };
+    in_flight_requests_finish_after_sigterm(&[
+        ("DATABASE_URL", &cluster.url("postgres")),
+        ("BETTER_AUTH_SECRET", SECRET),
+    ])
+    .await;
 }
 
 #[test]
