@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-request hot paths: token verification on each
-//! path. Run with `cargo bench --bench hot_paths`.
+//! path, and turning a 50-task list into response bytes. Run with
+//! `cargo bench --bench hot_paths`.
 
 use std::time::Duration;
 
@@ -10,13 +11,18 @@ use aws_lc_rs::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use poem::IntoResponse;
 use poem::{
     EndpointExt, Route, Server, get, handler,
     listener::{Acceptor, Listener, TcpListener},
     web::{Data, Json},
 };
 use serde_json::{Value, json};
-use todo_api::auth::{JwksSettings, TokenVerifier, mint_token};
+use todo_api::{
+    api::TaskJson,
+    auth::{JwksSettings, TokenVerifier, mint_token},
+    domain::{Task, UserId},
+};
 
 const SECRET: &str = "bench-secret-0123456789abcdef-0123456789";
 const ISSUER: &str = "http://127.0.0.1:3000";
@@ -83,5 +89,30 @@ fn verification(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verification);
+/// What the list route does after the query: 50 tasks to response bytes.
+fn serialization(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let at = chrono::Utc::now();
+    let tasks: Vec<Task> = (0..50)
+        .map(|i| Task {
+            id: 1000 + i,
+            user_id: UserId::new("kX9vQ2mN7pL4rT8wY1zB3cD5fG6hJ0aS"),
+            title: format!("Task number {i} of the day"),
+            description: (i % 3 != 0)
+                .then(|| format!("A description of task {i}, about sixty characters long.")),
+            completed: i % 2 == 0,
+            created_at: at,
+            updated_at: at,
+        })
+        .collect();
+    c.bench_function("serialize_50_task_list", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let json: Vec<TaskJson> = tasks.iter().cloned().map(TaskJson::from).collect();
+            let response = poem_openapi::payload::Json(json).into_response();
+            response.into_body().into_bytes().await.unwrap().len()
+        })
+    });
+}
+
+criterion_group!(benches, verification, serialization);
 criterion_main!(benches);

@@ -25,7 +25,7 @@ const CHANGE_ONE_TASK: u16 = ONE_TASK | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TY
 /// A task, as every operation returns it.
 #[derive(Object)]
 #[oai(rename = "Task", example)]
-struct TaskJson {
+pub struct TaskJson {
     /// Assigned by the server.
     id: i64,
     /// The owner: the subject of the token that created it.

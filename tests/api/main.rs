@@ -11,6 +11,7 @@ mod jwks;
 mod malformed;
 mod parity;
 mod resilience;
+mod round_trips;
 mod support;
 mod tasks;
 mod validation;

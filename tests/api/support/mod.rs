@@ -182,6 +182,8 @@ pub enum Backend {
 enum TestDatabase {
     Postgres(#[allow(dead_code)] postgres::TestDatabase),
     Sqlite(#[allow(dead_code)] sqlite::TestFile),
+    /// The test owns its database.
+    None,
 }
 
 pub struct TestApp {
@@ -217,6 +219,13 @@ impl TestApp {
             }
         };
         db.migrate().await.expect("migrations apply");
+        let mut app = Self::on_database(db, verifier);
+        app._database = database;
+        Some(app)
+    }
+
+    /// The app on a database the test made itself (kept alive by the caller).
+    pub fn on_database(db: Database, verifier: TokenVerifier) -> Self {
         let state = AppState {
             db,
             verifier: Arc::new(verifier),
@@ -227,10 +236,10 @@ impl TestApp {
             std::time::Duration::from_secs(30),
         )
         .boxed();
-        Some(Self {
+        Self {
             client: TestClient::new(app),
-            _database: database,
-        })
+            _database: TestDatabase::None,
+        }
     }
 
     /// Any request: `token` as a bearer token, `body` as JSON when given.

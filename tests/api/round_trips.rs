@@ -1,0 +1,127 @@
+//! Exactly one database statement per task request, counted by PostgreSQL
+//! itself (pg_stat_statements) on a cluster of the test's own.
+
+use std::io::Write;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use poem::http::Method;
+use serde_json::json;
+use todo_api::{
+    auth::TokenVerifier,
+    db::{Database, PoolSettings},
+};
+
+use crate::support::{SECRET, TestApp, TestUser, id_of, postgres::own_cluster};
+
+#[derive(diesel::QueryableByName)]
+struct Calls {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    calls: i64,
+}
+
+/// Statements executed since the last reset, the statistics' own queries aside.
+async fn statements(admin: &mut AsyncPgConnection) -> i64 {
+    let row: Calls = diesel::sql_query(
+        "SELECT coalesce(sum(calls), 0)::bigint AS calls FROM pg_stat_statements \
+         WHERE query NOT ILIKE '%pg_stat_statements%'",
+    )
+    .get_result(admin)
+    .await
+    .unwrap();
+    row.calls
+}
+
+async fn reset(admin: &mut AsyncPgConnection) {
+    diesel::sql_query("SELECT pg_stat_statements_reset()")
+        .execute(admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_task_request_is_exactly_one_statement() {
+    let Some(cluster) = own_cluster(|data| {
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .map_err(|e| e.to_string())?;
+        writeln!(
+            conf,
+            "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'"
+        )
+        .map_err(|e| e.to_string())
+    }) else {
+        return;
+    };
+    let url = cluster.url("postgres");
+    let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query("CREATE EXTENSION pg_stat_statements")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    // One pooled connection, so no request pays for a new connection's setup.
+    let db = Database::postgres(
+        &url,
+        PoolSettings {
+            max_size: 1,
+            timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    db.migrate().await.unwrap();
+    let app = TestApp::on_database(db, TokenVerifier::with_shared_secret(SECRET, 0));
+    let alice = TestUser::new("alice");
+    let first = id_of(&app.new_task(&alice, "warm-up").await);
+    let toggle = format!("{}/complete", alice.task_path(first));
+    let requests: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, alice.tasks_path(), None),
+        (
+            Method::GET,
+            format!("{}?status=pending&sort=title", alice.tasks_path()),
+            None,
+        ),
+        (
+            Method::POST,
+            alice.tasks_path(),
+            Some(json!({"title": "counted"})),
+        ),
+        (Method::GET, alice.task_path(first), None),
+        (
+            Method::PUT,
+            alice.task_path(first),
+            Some(json!({"title": "renamed", "description": null})),
+        ),
+        (Method::PATCH, toggle.clone(), None),
+        (Method::PATCH, toggle, Some(json!({"completed": true}))),
+        (Method::GET, alice.task_path(999_999), None),
+    ];
+    // Warm up: statements are prepared once per connection, then reused.
+    for (method, path, body) in &requests {
+        app.send(method.clone(), path, Some(&alice.token), body.clone())
+            .await;
+    }
+    for (method, path, body) in requests {
+        reset(&mut admin).await;
+        let reply = app
+            .send(method.clone(), &path, Some(&alice.token), body)
+            .await;
+        assert!(
+            reply.status.as_u16() < 500,
+            "{method} {path}: {}",
+            reply.body
+        );
+        assert_eq!(
+            statements(&mut admin).await,
+            1,
+            "{method} {path} must be one statement"
+        );
+    }
+    reset(&mut admin).await;
+    app.delete_task(&alice, first).await.expect(204);
+    assert_eq!(
+        statements(&mut admin).await,
+        1,
+        "DELETE must be one statement"
+    );
+}
