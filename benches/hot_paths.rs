@@ -19,7 +19,7 @@ use poem::{
 };
 use serde_json::{Value, json};
 use todo_api::{
-    api::TaskJson,
+    api::{FastJson, TaskJson},
     auth::{JwksSettings, TokenVerifier, mint_token},
     domain::{Task, UserId},
 };
@@ -108,7 +108,7 @@ fn serialization(c: &mut Criterion) {
     c.bench_function("serialize_50_task_list", |b| {
         b.to_async(&runtime).iter(|| async {
             let json: Vec<TaskJson> = tasks.iter().cloned().map(TaskJson::from).collect();
-            let response = poem_openapi::payload::Json(json).into_response();
+            let response = FastJson(json).into_response();
             response.into_body().into_bytes().await.unwrap().len()
         })
     });

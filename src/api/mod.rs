@@ -16,6 +16,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::{auth::TokenVerifier, db::Database};
 
 pub use payload::MAX_BODY_BYTES;
+pub use schema::FastJson;
 pub use tasks::TaskJson;
 
 /// What every request handler may use; cheap to clone.

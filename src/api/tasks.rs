@@ -2,13 +2,13 @@
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query};
 
 use super::{
     ApiTags, AppState,
     payload::{JsonBody, TaskCompletion, TaskCreate, TaskUpdate},
     problem::{ApiError, ErrorSet, statuses::*},
-    schema::{Nullable, Timestamp},
+    schema::{FastJson, Nullable, Timestamp},
     security::TaskOwner,
 };
 use crate::{
@@ -23,7 +23,7 @@ const ONE_TASK: u16 = LIST | NOT_FOUND;
 const CHANGE_ONE_TASK: u16 = ONE_TASK | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
 
 /// A task, as every operation returns it.
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 #[oai(rename = "Task", example)]
 pub struct TaskJson {
     /// Assigned by the server.
@@ -97,14 +97,14 @@ enum OrderParam {
 enum TaskList {
     /// The user's tasks, possibly none.
     #[oai(status = 200)]
-    Ok(Json<Vec<TaskJson>>),
+    Ok(FastJson<Vec<TaskJson>>),
 }
 
 #[derive(ApiResponse)]
 enum OneTask {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<TaskJson>),
+    Ok(FastJson<TaskJson>),
 }
 
 #[derive(ApiResponse)]
@@ -112,7 +112,7 @@ enum CreatedTask {
     /// The task was stored.
     #[oai(status = 201)]
     Created(
-        Json<TaskJson>,
+        FastJson<TaskJson>,
         /// Where the new task can be read.
         #[oai(header = "Location")]
         String,
@@ -127,7 +127,7 @@ enum DeletedTask {
 }
 
 fn found(task: Option<Task>) -> Result<OneTask, ApiError> {
-    task.map(|task| OneTask::Ok(Json(task.into())))
+    task.map(|task| OneTask::Ok(FastJson(task.into())))
         .ok_or(ApiError::TaskNotFound)
 }
 
@@ -177,7 +177,7 @@ impl TasksApi {
             }),
         );
         let tasks = db::tasks::list(&state.db, &owner.0, query).await?;
-        Ok(TaskList::Ok(Json(
+        Ok(TaskList::Ok(FastJson(
             tasks.into_iter().map(TaskJson::from).collect(),
         )))
     }
@@ -207,7 +207,7 @@ impl TasksApi {
             utf8_percent_encode(task.user_id.as_str(), NON_ALPHANUMERIC),
             task.id
         );
-        Ok(CreatedTask::Created(Json(task.into()), location))
+        Ok(CreatedTask::Created(FastJson(task.into()), location))
     }
 
     /// Get one task
