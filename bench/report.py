@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Renders bench/run's raw measurements as the markdown report.
+
+    report.py RESULTS.tsv META.tsv
+
+RESULTS.tsv: a header line, then one row per measured wrk run (see COLUMNS).
+META.tsv: `key<TAB>value` lines; per-backend keys are prefixed `postgres.` or
+`sqlite.`.
+"""
+
+import csv
+import sys
+
+COLUMNS = ["backend", "workload", "connections", "requests", "duration_us",
+           "p50_us", "p99_us", "connect", "read", "write", "timeout", "status",
+           "cpu_ticks", "clk_tck", "wall_ns", "cores", "pgbench_tps",
+           "pgbench_failed", "machine_busy", "machine_total", "postgres_ticks",
+           "wrk_ticks"]
+# Above this share of the machine used by other processes, a run is flagged.
+OTHER_LIMIT = 10.0
+BACKENDS = {"postgres": "PostgreSQL", "sqlite": "SQLite (embedded)"}
+DASH = "—"
+
+
+def ms(microseconds: str) -> str:
+    value = int(microseconds) / 1000
+    return f"{value:.2f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def errors(row: dict) -> str:
+    kinds = ["connect", "read", "write", "timeout", "status"]
+    counts = {kind: int(row[kind]) for kind in kinds}
+    total = sum(counts.values())
+    if total == 0:
+        return "0"
+    detail = ", ".join(f"{kind} {n:,}" for kind, n in counts.items() if n)
+    return f"**{total:,}** ({detail})"
+
+
+def cpu_percent(row: dict) -> float:
+    seconds = int(row["cpu_ticks"]) / int(row["clk_tck"])
+    wall = int(row["wall_ns"]) / 1e9
+    return seconds / wall / int(row["cores"]) * 100
+
+
+def table(rows: list[dict], backend: str) -> list[str]:
+    lines = ["| workload | API req/s | p50 | p99 | errors | server CPU % "
+             "| pgbench tps | API ÷ pgbench |",
+             "|---|---:|---:|---:|---|---:|---:|---:|"]
+    for row in rows:
+        if row["backend"] != backend:
+            continue
+        rate = int(row["requests"]) / (int(row["duration_us"]) / 1e6)
+        name = row["workload"]
+        if int(row["connections"]) != default_connections:
+            name += f" @{row['connections']}"
+        tps = row["pgbench_tps"]
+        if tps:
+            failed = int(row["pgbench_failed"] or 0)
+            tps_text = f"{float(tps):,.0f}" + (f" ({failed:,} failed)" if failed else "")
+            ratio = f"{rate / float(tps) * 100:.0f} %" if float(tps) > 0 else DASH
+        else:
+            tps_text, ratio = DASH, DASH
+        lines.append(f"| {name} | {rate:,.0f} | {ms(row['p50_us'])} | {ms(row['p99_us'])} "
+                     f"| {errors(row)} | {cpu_percent(row):.0f} % | {tps_text} | {ratio} |")
+    return lines
+
+
+def cpu_shares(rows: list[dict], backend: str) -> list[str]:
+    """Where the machine's CPU went during the measured API runs."""
+    mine = [row for row in rows if row["backend"] == backend]
+    total = sum(int(row["machine_total"]) for row in mine)
+    if total <= 0:
+        return []
+    server = sum(int(row["cpu_ticks"]) for row in mine)
+    postgres = sum(int(row["postgres_ticks"]) for row in mine)
+    wrk = sum(int(row["wrk_ticks"]) for row in mine)
+    busy = sum(int(row["machine_busy"]) for row in mine)
+
+    def other_share(row: dict) -> float:
+        other = (int(row["machine_busy"]) - int(row["cpu_ticks"])
+                 - int(row["postgres_ticks"]) - int(row["wrk_ticks"]))
+        return max(0, other) / max(1, int(row["machine_total"])) * 100
+
+    def pct(ticks: int) -> str:
+        return f"{max(0, ticks) / total * 100:.0f} %"
+
+    worst = max(mine, key=other_share)
+    parts = [f"server {pct(server)}"]
+    if postgres:
+        parts.append(f"PostgreSQL {pct(postgres)}")
+    parts += [f"wrk {pct(wrk)}", f"other processes {pct(busy - server - postgres - wrk)}",
+              f"idle {pct(total - busy)}"]
+    lines = [f"- Whole machine during the measured API runs (100 % = all cores): "
+             f"{', '.join(parts)}; other processes peaked at "
+             f"{other_share(worst):.0f} % ({worst['workload']} @{worst['connections']})"]
+    flagged = [f"{row['workload']} @{row['connections']}" for row in mine
+               if other_share(row) > OTHER_LIMIT]
+    if flagged:
+        lines.append(f"- **Warning:** processes outside the benchmark used more than "
+                     f"{OTHER_LIMIT:.0f} % of the machine during {', '.join(flagged)}: "
+                     f"those numbers are low; rerun on a quiet machine.")
+    return lines
+
+
+def mib(kilobytes: str) -> str:
+    return f"{int(kilobytes) / 1024:.1f} MiB"
+
+
+def main() -> int:
+    global default_connections
+    results_path, meta_path = sys.argv[1:3]
+    with open(meta_path, encoding="utf-8") as f:
+        meta = dict(line.rstrip("\n").split("\t", 1) for line in f if "\t" in line)
+    with open(results_path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    default_connections = int(meta["connections"])
+
+    out = [
+        "# todo-api HTTP benchmark",
+        "",
+        f"`bash bench/run` on {meta['date']}, commit {meta['commit']}. "
+        f"Each workload: `wrk -t{meta['threads']} -c{meta['connections']} "
+        f"-d{meta['seconds']}s --latency` after a {meta['warmup']} s warm-up "
+        f"(the @{meta['high_connections']} rows: one run, no warm-up); "
+        f"pgbench `-M prepared -c{meta['connections']} -j{meta['threads']} "
+        f"-T{meta['seconds']}` over TCP, tps without connection set-up. "
+        f"Server: release build, `RUST_LOG=warn`, `DB_POOL_SIZE={meta['pool_size']}`. "
+        f"Data: bench-a and bench-b 50 tasks each, bench-big {meta['big_tasks']} tasks, "
+        f"seeded through the API. Server CPU %: 100 % = all {meta['nproc']} cores.",
+        "",
+    ]
+    for backend in [b for b in ("postgres", "sqlite") if f"{b}.startup_ms" in meta]:
+        out += [f"## {BACKENDS[backend]}", ""]
+        if meta.get(f"{backend}.note"):
+            out += [meta[f"{backend}.note"], ""]
+        out += table(rows, backend)
+        out += [
+            "",
+            f"- Server RSS after the run: {mib(meta[backend + '.rss_kb'])} "
+            f"(peak {mib(meta[backend + '.hwm_kb'])})",
+            f"- Start-up, exec to first `/health` 200: {meta[backend + '.startup_ms']} ms "
+            f"(empty database, migrations applied; polled with curl every 5 ms)",
+            f"- Seeding through the API: {meta[backend + '.seed']}",
+        ]
+        out += cpu_shares(rows, backend)
+        out.append("")
+    out += [
+        "## Machine",
+        "",
+        f"- {meta['nproc']} cores (`nproc`), {meta['cpu_model']}, {meta['memory']} RAM",
+        f"- {meta['pg_version']}; {meta['wrk_version']}; {meta['kernel']}",
+        f"- Load generator, server and database share the machine; load average "
+        f"before the run: {meta['loadavg']} (anything else running skews the numbers).",
+        f"- Date: {meta['date']}",
+    ]
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Creates tasks through the HTTP API and prints their ids, ascending, one a line.
+
+    seed.py --url http://127.0.0.1:PORT --user bench-a --token TOKEN --count 50 [--threads 4]
+
+Each thread keeps one keep-alive connection (http.client). The texts are
+realistic (titles ~20 characters, descriptions ~60) and depend only on the user
+and the task's number, so every run seeds the same data. Any answer other than
+201 stops the seeding with an error; the whole run is bounded by --deadline.
+"""
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+import urllib.parse
+
+VERBS = ["Review", "Update", "Call", "Email", "Book", "Fix", "Plan", "Renew",
+         "Order", "Draft", "Clean", "Pay", "Schedule", "Back up", "Test", "Sort"]
+THINGS = ["the budget", "dentist visit", "team retro", "car insurance",
+          "flights home", "kitchen sink", "landing page", "garden hose",
+          "tax return", "the invoices", "photo albums", "bike brakes",
+          "release notes", "the backlog", "gym pass", "spare keys"]
+DETAILS = ["Check the numbers with Sam and send a short summary",
+           "Compare three offers and pick the cheapest good one",
+           "Ask the team what is blocking them and write it down",
+           "Gather the receipts from the drawer and scan them",
+           "Look at last year's notes first, then decide quickly",
+           "Keep it short: ten minutes at most, then move on"]
+WHENS = ["by Friday", "this week", "before lunch", "on Monday", "tonight"]
+
+
+def task_body(user: str, number: int) -> bytes:
+    rng = random.Random(f"{user}:{number}")
+    title = f"{rng.choice(VERBS)} {rng.choice(THINGS)}"
+    description = f"{rng.choice(DETAILS)} {rng.choice(WHENS)}."
+    return json.dumps({"title": title, "description": description}).encode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="http://127.0.0.1:PORT")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="1 keeps the ids contiguous (tasks created in order)")
+    parser.add_argument("--deadline", type=float, default=300.0,
+                        help="seconds the whole seeding may take")
+    args = parser.parse_args()
+
+    url = urllib.parse.urlsplit(args.url)
+    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        print("seed.py: only loopback addresses may be targeted", file=sys.stderr)
+        return 2
+    path = f"/api/{urllib.parse.quote(args.user, safe='')}/tasks"
+    headers = {"Authorization": f"Bearer {args.token}",
+               "Content-Type": "application/json"}
+    started = time.monotonic()
+    deadline = started + args.deadline
+    ids: list[int] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def worker(first: int) -> None:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        try:
+            for number in range(first, args.count, args.threads):
+                if failures:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"seeding took longer than {args.deadline} s")
+                conn.request("POST", path, body=task_body(args.user, number), headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 201:
+                    raise RuntimeError(f"POST {path}: {response.status} {body[:300]!r}")
+                task_id = json.loads(body)["id"]
+                with lock:
+                    ids.append(task_id)
+        except Exception as err:  # reported once, stops the other threads
+            with lock:
+                failures.append(f"{type(err).__name__}: {err}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True)
+               for i in range(max(1, args.threads))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()) + 15)
+    if failures or len(ids) != args.count:
+        reason = failures[0] if failures else f"only {len(ids)} of {args.count} created"
+        print(f"seed.py: seeding {args.user} failed: {reason}", file=sys.stderr)
+        return 1
+    elapsed = time.monotonic() - started
+    print(f"seeded {args.count} tasks for {args.user} in {elapsed:.1f} s "
+          f"({args.count / elapsed:,.0f}/s, {args.threads} connection(s))", file=sys.stderr)
+    print("\n".join(str(task_id) for task_id in sorted(ids)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
