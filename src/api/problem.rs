@@ -311,7 +311,7 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
             (
                 UNAVAILABLE,
                 503,
-                "The database is unreachable or saturated: retry after `Retry-After` seconds.",
+                "The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds.",
                 "the database is unavailable; retry shortly",
             ),
         ];

@@ -423,14 +423,29 @@ fn an_unreachable_database_at_start_up_fails_without_leaking_the_url() {
         .unwrap()
         .port();
     let url = format!("postgres://app:hunter2@127.0.0.1:{port}/tasks");
-    let out = command(&[("DATABASE_URL", &url), ("BETTER_AUTH_SECRET", SECRET)])
-        .output()
-        .unwrap();
+    // Start-up retries for DB_STARTUP_TIMEOUT_SECS, saying what it waits for.
+    let started = Instant::now();
+    let out = command(&[
+        ("DATABASE_URL", &url),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("DB_STARTUP_TIMEOUT_SECS", "2"),
+    ])
+    .output()
+    .unwrap();
     assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "gave up after {:?}",
+        started.elapsed()
+    );
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("waiting for the database"),
+        "start-up says what it waits for: {all}"
     );
     assert!(all.contains("could not migrate the database"), "{all}");
     assert!(!all.contains("hunter2") && !all.contains(&url), "{all}");
