@@ -4,6 +4,7 @@
 
 use std::{
     io::Write,
+    os::unix::process::CommandExt,
     path::Path,
     process::{Child, Command, Stdio},
     sync::Arc,
@@ -403,7 +404,10 @@ struct PgBouncer {
 
 impl Drop for PgBouncer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Killing `runuser` alone would leave pgbouncer running: kill the
+        // whole process group it was started in.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -445,6 +449,7 @@ fn pgbouncer(cluster: &Cluster) -> Option<PgBouncer> {
         .arg(dir.join("pgbouncer.ini"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("starting pgbouncer");
     let deadline = Instant::now() + Duration::from_secs(10);
