@@ -11,7 +11,7 @@ mod tasks;
 
 use std::sync::Arc;
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{OpenApiService, ServerObject, Tags};
 
 use crate::{auth::TokenVerifier, db::Database};
 
@@ -50,6 +50,10 @@ pub fn service() -> OpenApiService<(tasks::TasksApi, health::HealthApi), ()> {
         "Tasks of the users of a todo app. Every task route is scoped by the user in \
              the path, which must be the subject of the bearer token. Errors are RFC 9457 \
              problem JSON with a human-readable `detail`.",
+    )
+    .server(
+        ServerObject::new("/")
+            .description("The server that serves this document (same origin as `/docs`)"),
     )
 }
 

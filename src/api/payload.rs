@@ -278,7 +278,7 @@ impl JsonBody<TaskUpdate> {
         if nothing_sent {
             problems.0.push(FieldError::new(
                 "body",
-                "send at least one of title, description, completed",
+                "must contain at least one of title, description, completed",
             ));
         }
         problems.finish(|| TaskChanges {

@@ -121,7 +121,19 @@ impl ResponseError for ApiError {
             }
             _ => None,
         };
-        problem_response(self.status(), self.to_string(), errors)
+        let mut response = problem_response(self.status(), self.to_string(), errors);
+        if let Self::Unauthorized(err) = self {
+            // RFC 6750 §3.1: no error code when the request had no credentials.
+            let challenge = match err {
+                AuthError::Missing => "Bearer",
+                _ => r#"Bearer error="invalid_token""#,
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(challenge),
+            );
+        }
+        response
     }
 }
 
@@ -152,15 +164,10 @@ fn problem_response(
         .status(status)
         .content_type(PROBLEM_JSON)
         .body(body);
-    let headers = response.headers_mut();
-    if status == StatusCode::UNAUTHORIZED {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-        );
-    }
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        headers.insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
     }
     response
 }
@@ -350,7 +357,7 @@ fn problem_meta(status: u16, description: &'static str, detail: &str) -> MetaRes
     let headers = match status {
         401 => vec![header(
             "WWW-Authenticate",
-            r#"`Bearer error="invalid_token"` (RFC 6750)."#,
+            r#"`Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750)."#,
             "string",
         )],
         503 => vec![header(

@@ -5,7 +5,7 @@ use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
 use super::{AppState, problem::ApiError};
-use crate::domain::UserId;
+use crate::{auth::AuthError, domain::UserId};
 
 /// A JWT in `Authorization: Bearer <token>`; its `sub` (the Better Auth user id)
 /// must be the `user_id` in the path, and it must carry `exp`. Accepted, as the
@@ -25,6 +25,10 @@ pub struct TaskOwner(pub UserId);
 
 async fn authorize_owner(req: &Request, bearer: Bearer) -> poem::Result<UserId> {
     let state = req.data::<AppState>().ok_or(ApiError::Internal)?;
+    if bearer.token.is_empty() {
+        // `Authorization: Bearer ` carries no credentials at all.
+        return Err(ApiError::Unauthorized(AuthError::Missing).into());
+    }
     let user = state
         .verifier
         .verify(&bearer.token)

@@ -140,7 +140,7 @@ impl TasksApi {
     ///
     /// Returns all of the user's tasks as a bare JSON array (no paging envelope),
     /// filtered by `status` and ordered by `sort` and `order`; ties are broken by `id`
-    /// so the order is stable.
+    /// in the same direction, so the order is stable.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "get",
