@@ -7,7 +7,7 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    http::Method,
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::{Cors, NormalizePath, TrailingSlash},
 };
 use poem_openapi::OperationId;
@@ -61,6 +61,7 @@ async fn handle<E: Endpoint>(
     timeout: Duration,
 ) -> poem::Result<Response> {
     let method = req.method().clone();
+    let uri = req.uri().clone();
     let started = Instant::now();
     let outcome = tokio::time::timeout(timeout, next.call(req))
         .await
@@ -77,7 +78,15 @@ async fn handle<E: Endpoint>(
             let operation = err
                 .data::<OperationId>()
                 .and_then(|id| operations.get(id.0));
-            (problem::render(err, operation), operation)
+            let mut response = problem::render(err, operation);
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED
+                && let Some(allowed) = operations.allowed_methods(uri.path())
+                && let Ok(allowed) = HeaderValue::from_str(allowed)
+            {
+                // RFC 9110 §15.5.6: a 405 says which methods the route has.
+                response.headers_mut().insert(header::ALLOW, allowed);
+            }
+            (response, operation)
         }
     };
     tracing::info!(

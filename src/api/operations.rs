@@ -33,16 +33,29 @@ impl Operation {
     }
 }
 
-/// Operation id → what the spec says about it.
+/// Operation id → what the spec says about it; and each path template with
+/// the methods it has, for the `Allow` header of a 405.
 #[derive(Debug, Default)]
-pub struct Operations(HashMap<String, Operation>);
+pub struct Operations {
+    by_id: HashMap<String, Operation>,
+    methods: Vec<(String, String)>,
+}
 
 impl Operations {
     pub fn from_spec(spec_json: &str) -> Self {
         let spec: Value = serde_json::from_str(spec_json).unwrap_or_default();
         let schemas = &spec["components"]["schemas"];
         let mut operations = HashMap::new();
+        let mut allowed = Vec::new();
         for (template, methods) in spec["paths"].as_object().into_iter().flatten() {
+            let mut names: Vec<String> = methods
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .map(|method| method.to_ascii_uppercase())
+                .collect();
+            names.sort();
+            allowed.push((template.clone(), names.join(", ")));
             let path_params: Vec<String> = template
                 .split('/')
                 .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
@@ -77,11 +90,29 @@ impl Operations {
                 );
             }
         }
-        Self(operations)
+        Self {
+            by_id: operations,
+            methods: allowed,
+        }
     }
 
     pub fn get(&self, operation_id: &str) -> Option<&Operation> {
-        self.0.get(operation_id)
+        self.by_id.get(operation_id)
+    }
+
+    /// The methods the spec has for `path` (as `GET, POST`), or `None` when
+    /// no path template matches it.
+    pub fn allowed_methods(&self, path: &str) -> Option<&str> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        self.methods.iter().find_map(|(template, methods)| {
+            let mut segments = path.split('/');
+            let matches = template.split('/').all(|expected| {
+                segments.next().is_some_and(|segment| {
+                    segment == expected || (expected.starts_with('{') && !segment.is_empty())
+                })
+            }) && segments.next().is_none();
+            matches.then_some(methods.as_str())
+        })
     }
 }
 
@@ -97,6 +128,20 @@ mod tests {
         assert_eq!(get.param_name("param0"), "user_id");
         assert_eq!(get.param_name("param1"), "id");
         assert_eq!(get.param_name("status"), "status");
+    }
+
+    #[test]
+    fn paths_are_matched_to_their_templates_for_the_allow_header() {
+        let operations = Operations::from_spec(&super::super::service().spec());
+        let allowed = |path| operations.allowed_methods(path);
+        assert_eq!(allowed("/api/alice/tasks"), Some("GET, POST"));
+        assert_eq!(allowed("/api/alice/tasks/"), Some("GET, POST"));
+        assert_eq!(allowed("/api/alice/tasks/7"), Some("DELETE, GET, PUT"));
+        assert_eq!(allowed("/api/alice/tasks/7/complete"), Some("PATCH"));
+        assert_eq!(allowed("/health"), Some("GET"));
+        assert_eq!(allowed("/api//tasks"), None);
+        assert_eq!(allowed("/api/alice/tasks/7/other"), None);
+        assert_eq!(allowed("/nothing"), None);
     }
 
     #[test]

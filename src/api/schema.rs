@@ -218,12 +218,14 @@ pub fn text_schema(
     description: &'static str,
     min_length: Option<usize>,
     max_length: usize,
+    pattern: &str,
     nullable: bool,
 ) -> MetaSchemaRef {
     MetaSchemaRef::Inline(Box::new(MetaSchema {
         description: Some(description),
         min_length,
         max_length: Some(max_length),
+        pattern: Some(pattern.to_owned()),
         nullable,
         ..MetaSchema::new("string")
     }))

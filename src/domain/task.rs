@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{FieldError, UserId};
 
-/// Longest title, in characters (Unicode scalar values) after trimming.
+/// Longest title, in characters (Unicode scalar values) as sent.
 pub const TITLE_MAX_CHARS: usize = 200;
 /// Longest description, in characters.
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
@@ -21,7 +21,9 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A title that is trimmed, 1–200 characters and free of NUL.
+/// A title of 1–200 characters as sent, not only whitespace, free of NUL;
+/// stored trimmed. (The same rules as the contract's `maxLength` and
+/// `pattern`, so a client that validates against the schema agrees.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskTitle(String);
 
@@ -34,13 +36,13 @@ impl TaskTitle {
                 "must not be empty or only whitespace",
             ));
         }
-        if trimmed.chars().count() > TITLE_MAX_CHARS {
+        if raw.chars().count() > TITLE_MAX_CHARS {
             return Err(FieldError::new(
                 "title",
                 format!("must be at most {TITLE_MAX_CHARS} characters"),
             ));
         }
-        reject_nul("title", trimmed)?;
+        reject_nul("title", raw)?;
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -170,9 +172,10 @@ mod tests {
     }
 
     #[test]
-    fn title_length_counts_characters_not_bytes_after_trimming() {
+    fn title_length_counts_characters_as_sent_not_bytes() {
         let at_limit = "é".repeat(TITLE_MAX_CHARS);
-        assert!(TaskTitle::parse(&format!("  {at_limit}  ")).is_ok());
+        assert!(TaskTitle::parse(&at_limit).is_ok());
+        assert!(TaskTitle::parse(&format!(" {at_limit}")).is_err());
         assert!(TaskTitle::parse(&"é".repeat(TITLE_MAX_CHARS + 1)).is_err());
     }
 

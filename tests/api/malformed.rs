@@ -148,6 +148,30 @@ backend_tests! {
         );
     }
 
+    async fn a_whitespace_body_is_a_body_and_changes_nothing(app: TestApp) {
+        // Found by Schemathesis: a lone form feed (not JSON whitespace) once
+        // counted as "no body" and toggled the task.
+        let alice = TestUser::new("alice");
+        let (name, value) = auth(&alice);
+        let id = id_of(&app.new_task(&alice, "t").await);
+        let path = format!("/api/alice/tasks/{id}/complete");
+        for body in ["\u{c}", " ", "\n", "\t\r\n"] {
+            let reply = app
+                .send_raw(Method::PATCH, &path, &[(name, &value), JSON], body)
+                .await;
+            assert_eq!(reply.invalid_fields(), ["body"], "{body:?}");
+            app.send_raw(
+                Method::PATCH,
+                &path,
+                &[(name, &value), ("content-type", "text/plain")],
+                body,
+            )
+            .await
+            .expect_problem(415);
+        }
+        assert_eq!(app.get_task(&alice, id).await.body["completed"], false);
+    }
+
     async fn a_body_over_the_limit_is_413(app: TestApp) {
         let alice = TestUser::new("alice");
         let (name, value) = auth(&alice);
@@ -212,5 +236,17 @@ backend_tests! {
         app.send(Method::DELETE, "/api/alice/tasks", Some(&alice.token), None)
             .await
             .expect_problem(405);
+        // RFC 9110 §15.5.6: a 405 lists the route's methods (found by Schemathesis).
+        for (method, path, allowed) in [
+            (Method::DELETE, "/api/alice/tasks", "GET, POST"),
+            (Method::OPTIONS, "/api/alice/tasks/", "GET, POST"),
+            (Method::POST, "/api/alice/tasks/1", "DELETE, GET, PUT"),
+            (Method::GET, "/api/alice/tasks/1/complete", "PATCH"),
+            (Method::TRACE, "/health", "GET"),
+        ] {
+            let reply = app.send(method.clone(), path, Some(&alice.token), None).await;
+            reply.expect_problem(405);
+            assert_eq!(reply.header("allow"), Some(allowed), "{method} {path}");
+        }
     }
 }
