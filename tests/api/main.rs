@@ -5,6 +5,7 @@ mod better_auth;
 mod binary;
 mod concurrency;
 mod contract;
+mod ecosystem;
 mod health;
 mod isolation;
 mod jwks;

@@ -1,0 +1,371 @@
+// Drives a RUNNING todo-api through the generated client. Needs:
+//   TODO_API_URL          the server, e.g. http://127.0.0.1:8000
+//   TODO_API_USER         a user id, and TODO_API_TOKEN a valid bearer token for it
+//   TODO_API_OTHER_USER   a second user id, and TODO_API_OTHER_TOKEN a token for it
+// Without them every test here fails: a client test that did not reach a server passed nothing.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, describe, it, test } from "node:test";
+import {
+  createTodoClient,
+  fieldErrors,
+  readProblem,
+  type Problem,
+  type Task,
+  type TaskListQuery,
+  type TodoClient,
+} from "../src/index.js";
+
+const NAMES = [
+  "TODO_API_URL",
+  "TODO_API_USER",
+  "TODO_API_TOKEN",
+  "TODO_API_OTHER_USER",
+  "TODO_API_OTHER_TOKEN",
+] as const;
+const missing = NAMES.filter((name) => !process.env[name]);
+
+if (missing.length > 0) {
+  test("the server to test against is configured", () => {
+    assert.fail(
+      `${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not set: this test drives a ` +
+        "running todo-api. Start one and set TODO_API_URL (e.g. http://127.0.0.1:8000), " +
+        "TODO_API_USER/TODO_API_TOKEN and TODO_API_OTHER_USER/TODO_API_OTHER_TOKEN " +
+        "(two users and a bearer token for each, e.g. from `todo-api token --sub USER`).",
+    );
+  });
+} else {
+  const env = (name: (typeof NAMES)[number]): string => process.env[name] ?? "";
+  const baseUrl = env("TODO_API_URL");
+  const user = env("TODO_API_USER");
+  const otherUser = env("TODO_API_OTHER_USER");
+  assert.notEqual(user, otherUser, "TODO_API_USER and TODO_API_OTHER_USER must differ");
+
+  let tokenCalls = 0;
+  // An async token function, as a frontend passes `authClient.token()`.
+  const client = createTodoClient({
+    baseUrl,
+    token: async () => {
+      tokenCalls += 1;
+      return env("TODO_API_TOKEN");
+    },
+  });
+  const other = createTodoClient({ baseUrl, token: env("TODO_API_OTHER_TOKEN") });
+  const anonymous = createTodoClient({ baseUrl });
+
+  // Unique per run, so reruns against the same database see only their own tasks.
+  const prefix = `ts-client ${new Date().toISOString()} ${randomUUID().slice(0, 8)}`;
+  const mine = (tasks: Task[]) => tasks.filter((t) => t.title.startsWith(prefix));
+  const titles = (tasks: Task[]) => tasks.map((t) => t.title.slice(prefix.length + 1));
+
+  /** Compares by Unicode code point, as the contract says titles are sorted. */
+  const byCodePoint = (a: string, b: string): number => {
+    const x = Array.from(a, (c) => c.codePointAt(0) ?? 0);
+    const y = Array.from(b, (c) => c.codePointAt(0) ?? 0);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const d = (x[i] ?? 0) - (y[i] ?? 0);
+      if (d !== 0) return d;
+    }
+    return x.length - y.length;
+  };
+
+  /** An RFC 3339 UTC time in microseconds, to compare times finer than `Date` can. */
+  const micros = (time: string): bigint => {
+    const m = /^(.+?)(?:\.(\d+))?Z$/.exec(time);
+    assert.ok(m?.[1], `${time} is an RFC 3339 UTC time`);
+    const ms = Date.parse(`${m[1]}Z`);
+    assert.ok(!Number.isNaN(ms), `${time} is an RFC 3339 UTC time`);
+    return BigInt(ms) * 1000n + BigInt((m[2] ?? "").padEnd(6, "0").slice(0, 6));
+  };
+  const later = (now: string, before: string) =>
+    assert.ok(micros(now) > micros(before), `updated_at moved: ${before} -> ${now}`);
+
+  /** The problem of a failed call, checked against its status code. */
+  const problemOf = (
+    result: { error?: unknown; response: Response },
+    status: number,
+  ): Problem => {
+    assert.equal(
+      result.response.status,
+      status,
+      `expected HTTP ${status}, got ${result.response.status}: ${JSON.stringify(result.error)}`,
+    );
+    assert.match(result.response.headers.get("content-type") ?? "", /^application\/problem\+json/);
+    const problem = readProblem(result.error);
+    assert.ok(problem, `the ${status} body is not an RFC 9457 problem: ${JSON.stringify(result.error)}`);
+    assert.equal(problem.status, status, "the problem repeats the status code");
+    assert.ok(problem.detail.trim().length > 0, "the problem has a detail to show");
+    return problem;
+  };
+
+  const list = async (query: TaskListQuery, as: TodoClient = client, id = user) => {
+    const { data, error, response } = await as.GET("/api/{user_id}/tasks", {
+      params: { path: { user_id: id }, query },
+    });
+    assert.equal(response.status, 200, `GET tasks ${JSON.stringify(query)}: ${JSON.stringify(error)}`);
+    assert.ok(Array.isArray(data), "the task list is a bare JSON array");
+    return data;
+  };
+
+  const create = async (title: string, description?: string | null): Promise<Task> => {
+    const { data, error, response } = await client.POST("/api/{user_id}/tasks", {
+      params: { path: { user_id: user } },
+      body: description === undefined ? { title } : { title, description },
+    });
+    assert.equal(response.status, 201, `POST ${title}: ${JSON.stringify(error)}`);
+    assert.ok(data);
+    assert.equal(
+      new URL(response.headers.get("location") ?? "", baseUrl).pathname,
+      `/api/${encodeURIComponent(user)}/tasks/${data.id}`,
+      "Location points at the new task",
+    );
+    return data;
+  };
+
+  /** The tasks this run made, by their short names. */
+  const made: Record<string, Task> = {};
+  const task = (name: string): Task => {
+    const t = made[name];
+    assert.ok(t, `task ${name} was not created (an earlier step failed)`);
+    return t;
+  };
+
+  describe("todo-api through the generated client", () => {
+    after(async () => {
+      // Leave the database as it was: delete what this run made and did not delete itself.
+      for (const t of Object.values(made)) {
+        const { response } = await client.DELETE("/api/{user_id}/tasks/{id}", {
+          params: { path: { user_id: user, id: t.id } },
+        });
+        assert.ok([204, 404].includes(response.status), `cleanup DELETE ${t.id}: ${response.status}`);
+      }
+    });
+
+    it("answers /health and /ready", async () => {
+      const health = await anonymous.GET("/health");
+      assert.equal(health.response.status, 200);
+      assert.deepEqual(health.data, { status: "healthy" });
+      const ready = await anonymous.GET("/ready");
+      assert.equal(ready.response.status, 200);
+      assert.deepEqual(ready.data, { status: "ready" });
+    });
+
+    it("creates tasks", async () => {
+      // Created in this order so that creation order differs from title order.
+      made["bravo"] = await create(`${prefix} bravo`, "second letter");
+      made["alpha"] = await create(`  ${prefix} alpha  `); // trimmed by the server
+      made["charlie"] = await create(`${prefix} charlie`, null);
+
+      const alpha = task("alpha");
+      assert.equal(alpha.title, `${prefix} alpha`, "the title is trimmed");
+      assert.equal(alpha.description, null, "no description means null");
+      assert.equal(task("bravo").description, "second letter");
+      assert.equal(task("charlie").description, null);
+      for (const t of Object.values(made)) {
+        assert.equal(t.user_id, user);
+        assert.equal(t.completed, false, "a new task is not completed");
+        assert.equal(t.updated_at, t.created_at, "updated_at equals created_at until a change");
+        assert.ok(Number.isInteger(t.id));
+        micros(t.created_at); // an RFC 3339 UTC time
+      }
+      assert.equal(new Set(Object.values(made).map((t) => t.id)).size, 3, "ids are distinct");
+    });
+
+    it("gets a task", async () => {
+      const bravo = task("bravo");
+      const { data, response } = await client.GET("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: user, id: bravo.id } },
+      });
+      assert.equal(response.status, 200);
+      assert.deepEqual(data, bravo);
+    });
+
+    it("lists newest first by default", async () => {
+      assert.deepEqual(titles(mine(await list({}))), ["charlie", "alpha", "bravo"]);
+    });
+
+    it("sorts by title, ascending and descending", async () => {
+      const asc = await list({ sort: "title", order: "asc" });
+      assert.deepEqual(titles(mine(asc)), ["alpha", "bravo", "charlie"]);
+      for (let i = 1; i < asc.length; i++) {
+        const [a, b] = [asc[i - 1], asc[i]];
+        assert.ok(a && b);
+        assert.ok(
+          byCodePoint(a.title, b.title) <= 0,
+          `sort=title&order=asc puts ${JSON.stringify(a.title)} before ${JSON.stringify(b.title)}`,
+        );
+      }
+      const desc = await list({ sort: "title", order: "desc" });
+      assert.deepEqual(titles(mine(desc)), ["charlie", "bravo", "alpha"]);
+      // The default order for titles is ascending.
+      assert.deepEqual(titles(mine(await list({ sort: "title" }))), ["alpha", "bravo", "charlie"]);
+    });
+
+    it("sets completion with a body and filters by status", async () => {
+      const alpha = task("alpha");
+      const { data, response } = await client.PATCH("/api/{user_id}/tasks/{id}/complete", {
+        params: { path: { user_id: user, id: alpha.id } },
+        body: { completed: true },
+      });
+      assert.equal(response.status, 200);
+      assert.equal(data?.completed, true);
+      // Setting (not toggling): the same body again leaves it completed.
+      const again = await client.PATCH("/api/{user_id}/tasks/{id}/complete", {
+        params: { path: { user_id: user, id: alpha.id } },
+        body: { completed: true },
+      });
+      assert.equal(again.data?.completed, true, "{completed: true} sets, it does not toggle");
+
+      const completed = await list({ status: "completed" });
+      assert.ok(completed.every((t) => t.completed), "status=completed returns only completed tasks");
+      assert.deepEqual(titles(mine(completed)), ["alpha"]);
+
+      const pending = await list({ status: "pending", sort: "title", order: "asc" });
+      assert.ok(pending.every((t) => !t.completed), "status=pending returns only pending tasks");
+      assert.deepEqual(titles(mine(pending)), ["bravo", "charlie"]);
+
+      const all = await list({ status: "all", sort: "title", order: "asc" });
+      assert.deepEqual(titles(mine(all)), ["alpha", "bravo", "charlie"]);
+    });
+
+    it("toggles completion without a body, both ways", async () => {
+      const charlie = task("charlie");
+      const path = { user_id: user, id: charlie.id };
+      const on = await client.PATCH("/api/{user_id}/tasks/{id}/complete", { params: { path } });
+      assert.equal(on.response.status, 200, JSON.stringify(on.error));
+      assert.equal(on.data?.completed, true, "toggled from pending to completed");
+      later(on.data?.updated_at ?? "", charlie.updated_at);
+      const off = await client.PATCH("/api/{user_id}/tasks/{id}/complete", { params: { path } });
+      assert.equal(off.data?.completed, false, "toggled back from completed to pending");
+      const got = await client.GET("/api/{user_id}/tasks/{id}", { params: { path } });
+      assert.equal(got.data?.completed, false);
+    });
+
+    it("updates a task partially with PUT", async () => {
+      const bravo = task("bravo");
+      const path = { user_id: user, id: bravo.id };
+      const renamed = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        body: { title: `${prefix} bravo renamed` },
+      });
+      assert.equal(renamed.response.status, 200, JSON.stringify(renamed.error));
+      assert.ok(renamed.data);
+      assert.equal(renamed.data.title, `${prefix} bravo renamed`);
+      assert.equal(renamed.data.description, "second letter", "an absent field keeps its value");
+      assert.equal(renamed.data.completed, false);
+      assert.equal(renamed.data.created_at, bravo.created_at);
+      later(renamed.data.updated_at, bravo.updated_at);
+
+      const cleared = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        body: { description: null, completed: true },
+      });
+      assert.equal(cleared.response.status, 200, JSON.stringify(cleared.error));
+      assert.equal(cleared.data?.description, null, "description: null clears it");
+      assert.equal(cleared.data?.completed, true);
+      assert.equal(cleared.data?.title, `${prefix} bravo renamed`);
+
+      const got = await client.GET("/api/{user_id}/tasks/{id}", { params: { path } });
+      assert.deepEqual(got.data, cleared.data, "the update is stored");
+    });
+
+    it("reads the problem of a 422", async () => {
+      const blank = await client.POST("/api/{user_id}/tasks", {
+        params: { path: { user_id: user } },
+        body: { title: "   " },
+      });
+      const problem = problemOf(blank, 422);
+      assert.equal(blank.data, undefined);
+      assert.ok(problem.errors?.some((e) => e.field === "title"), JSON.stringify(problem));
+      assert.ok(fieldErrors(blank.error)["title"]?.[0], "fieldErrors() has the title's message");
+
+      const tooLong = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: user, id: task("alpha").id } },
+        body: { title: "x".repeat(201) },
+      });
+      assert.deepEqual(Object.keys(fieldErrors(problemOf(tooLong, 422))), ["title"]);
+
+      const empty = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: user, id: task("alpha").id } },
+        body: {},
+      });
+      assert.ok(problemOf(empty, 422).errors?.length, "an empty update lists a problem");
+    });
+
+    it("keeps one user's tasks from another", async () => {
+      const alpha = task("alpha");
+      const theirs = await other.GET("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: otherUser, id: alpha.id } },
+      });
+      problemOf(theirs, 404);
+      const del = await other.DELETE("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: otherUser, id: alpha.id } },
+      });
+      problemOf(del, 404);
+      const put = await other.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: otherUser, id: alpha.id } },
+        body: { title: "stolen" },
+      });
+      problemOf(put, 404);
+      const patch = await other.PATCH("/api/{user_id}/tasks/{id}/complete", {
+        params: { path: { user_id: otherUser, id: alpha.id } },
+      });
+      problemOf(patch, 404);
+      assert.deepEqual(mine(await list({}, other, otherUser)), [], "the other user lists none of them");
+
+      const still = await client.GET("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: user, id: alpha.id } },
+      });
+      assert.equal(still.data?.title, alpha.title, "the other user changed nothing");
+      assert.equal(still.data?.completed, true);
+    });
+
+    it("answers 403 for another user's path", async () => {
+      const wrongList = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: otherUser } },
+      });
+      problemOf(wrongList, 403);
+      const wrongGet = await client.GET("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: otherUser, id: task("alpha").id } },
+      });
+      problemOf(wrongGet, 403);
+    });
+
+    it("answers 401 without a token", async () => {
+      const result = await anonymous.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user } },
+      });
+      problemOf(result, 401);
+      assert.match(result.response.headers.get("www-authenticate") ?? "", /^Bearer\b/);
+    });
+
+    it("deletes a task, then answers 404 with a problem", async () => {
+      const charlie = task("charlie");
+      const path = { user_id: user, id: charlie.id };
+      const del = await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path } });
+      assert.equal(del.response.status, 204, JSON.stringify(del.error));
+      assert.equal(del.data, undefined);
+
+      const gone = await client.GET("/api/{user_id}/tasks/{id}", { params: { path } });
+      assert.equal(gone.data, undefined);
+      assert.match(problemOf(gone, 404).detail, /\S/);
+      problemOf(await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path } }), 404);
+      assert.deepEqual(
+        titles(mine(await list({ sort: "title" }))),
+        ["alpha", "bravo renamed"],
+        "the deleted task is no longer listed",
+      );
+    });
+
+    it("calls the token function before every request", async () => {
+      tokenCalls = 0;
+      await list({});
+      await list({ status: "pending" });
+      assert.equal(tokenCalls, 2, "one call of the token function per request");
+
+      const noToken = createTodoClient({ baseUrl, token: async () => undefined });
+      const result = await noToken.GET("/api/{user_id}/tasks", { params: { path: { user_id: user } } });
+      problemOf(result, 401);
+    });
+  });
+}

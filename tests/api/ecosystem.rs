@@ -1,0 +1,311 @@
+//! The contract's ecosystem, run by `cargo test` like everything else: the
+//! spec lint, the breaking-change check, the generated TypeScript client,
+//! Schemathesis and Swagger UI in headless Chromium, each against the built
+//! binary on a fresh PostgreSQL database.
+//!
+//! Their tools come from npm, PyPI and Debian (`.ci/run` installs them). Where
+//! one is missing the test says so and is skipped; under `CI=true` it fails.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::{
+    binary::{Server, scratch_dir},
+    support::{SECRET, TestUser, postgres},
+};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn path(relative: &str) -> PathBuf {
+    Path::new(ROOT).join(relative)
+}
+
+/// `folder` when its tool (a file under it) is installed; otherwise the
+/// skip-or-fail verdict, naming the command that installs it.
+fn installed(folder: &str, marker: &str, install: &str) -> Option<PathBuf> {
+    let folder = path(folder);
+    if folder.join(marker).exists() {
+        return Some(folder);
+    }
+    postgres::skip_or_fail(&format!(
+        "{} is not installed (run `{install}` in {}); `.ci/run` installs it",
+        marker,
+        folder.display()
+    ))
+}
+
+/// Runs `command` to the end; its exit status and everything it printed.
+fn run(command: &mut Command) -> (bool, String) {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// Runs `command` and fails the test, showing its output, unless it succeeds.
+#[track_caller]
+fn run_ok(command: &mut Command) -> String {
+    let (ok, text) = run(command);
+    assert!(ok, "{command:?} failed:\n{text}");
+    text
+}
+
+/// A line for the terminal even when the harness captures test output: the
+/// figures and paths the CI log must show.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn npm(folder: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("npm");
+    command
+        .args(args)
+        .arg("--no-update-notifier")
+        .current_dir(folder);
+    command
+}
+
+/// The release binary's twin under test, on its own PostgreSQL database,
+/// with two users whose tokens it accepts.
+struct LiveServer {
+    server: Server,
+    alice: TestUser,
+    bob: TestUser,
+    _database: postgres::TestDatabase,
+}
+
+impl LiveServer {
+    async fn start() -> Option<Self> {
+        let database = postgres::server()?.create_database().await;
+        let server = Server::start(
+            &scratch_dir(),
+            &[
+                ("NEON_DB_URL", &database.url),
+                ("BETTER_AUTH_SECRET", SECRET),
+            ],
+        );
+        Some(Self {
+            server,
+            alice: TestUser::new("alice"),
+            bob: TestUser::new("bob"),
+            _database: database,
+        })
+    }
+
+    /// `TODO_API_URL`, `TODO_API_USER` and `TODO_API_TOKEN` (and the second
+    /// user's), as every e2e script reads them.
+    fn env(&self, command: &mut Command) {
+        command
+            .env("TODO_API_URL", self.server.url(""))
+            .env("TODO_API_USER", &self.alice.id)
+            .env("TODO_API_TOKEN", &self.alice.token)
+            .env("TODO_API_OTHER_USER", &self.bob.id)
+            .env("TODO_API_OTHER_TOKEN", &self.bob.token);
+    }
+}
+
+#[test]
+fn the_contract_passes_redocly_lint_at_its_recommended_rules() {
+    let Some(dir) = installed("tests/e2e/contract", "node_modules/.bin/redocly", "npm ci") else {
+        return;
+    };
+    let output = run_ok(
+        Command::new(dir.join("node_modules/.bin/redocly"))
+            .args(["lint", "../../../openapi.yaml", "--format=summary"])
+            .current_dir(&dir),
+    );
+    // Warnings do not fail `redocly lint`; here they do. (The summary lists
+    // each rule that complained as `error <rule>: <count>` or `warning ...`.)
+    assert!(
+        !output
+            .lines()
+            .any(|line| line.starts_with("warning ") || line.starts_with("error ")),
+        "Redocly complains about the contract:\n{output}"
+    );
+    assert!(output.contains("Your API description is valid"), "{output}");
+}
+
+#[test]
+fn the_contract_has_no_breaking_change_against_the_last_release() {
+    let Some(dir) = installed("tests/e2e/contract", "node_modules/.bin/optic", "npm ci") else {
+        return;
+    };
+    let output = run_ok(Command::new("bash").arg(dir.join("breaking-check")));
+    report(output.lines().next().unwrap_or_default());
+}
+
+/// The committed contract with `edits` applied, as a new file.
+fn edited_contract(edits: &[(&str, &str)]) -> PathBuf {
+    let mut spec = std::fs::read_to_string(path("openapi.yaml")).unwrap();
+    for (from, to) in edits {
+        assert!(spec.contains(from), "the contract no longer has {from:?}");
+        spec = spec.replacen(from, to, 1);
+    }
+    let file = scratch_dir().join("openapi.yaml");
+    std::fs::write(&file, spec).unwrap();
+    file
+}
+
+/// Three breaks a client would feel: an optional query parameter made
+/// required, an enum value taken away, a response field made optional.
+const BREAKS: &[(&str, &str)] = &[
+    (
+        "description: 'Which tasks to return: `all` (default), `pending` or `completed`.'\n        required: false",
+        "description: 'Which tasks to return: `all` (default), `pending` or `completed`.'\n        required: true",
+    ),
+    (
+        "      enum:\n      - asc\n      - desc",
+        "      enum:\n      - asc",
+    ),
+    (
+        "      - completed\n      - created_at\n      - updated_at",
+        "      - created_at\n      - updated_at",
+    ),
+];
+
+#[test]
+fn a_deliberately_broken_contract_fails_the_breaking_change_check() {
+    let Some(dir) = installed("tests/e2e/contract", "node_modules/.bin/optic", "npm ci") else {
+        return;
+    };
+    let check = |spec: &Path| {
+        run(Command::new("bash")
+            .arg(dir.join("breaking-check"))
+            .arg(spec)
+            .env("BASE_SPEC", path("openapi.yaml")))
+    };
+
+    let (ok, output) = check(&edited_contract(BREAKS));
+    assert!(!ok, "the broken contract passed the check:\n{output}");
+    for expected in [
+        "cannot make optional query parameter 'status' required",
+        "cannot remove enum option 'desc' from query parameter 'order'",
+        "cannot make required response property 'completed' optional",
+        "FAILED: the changes above break clients of 1.0.0",
+    ] {
+        assert!(output.contains(expected), "no {expected:?} in:\n{output}");
+    }
+
+    // The same breaks with a major step are a new version, not a break.
+    let mut major = BREAKS.to_vec();
+    major.push(("  version: 1.0.0", "  version: 2.0.0"));
+    let (ok, output) = check(&edited_contract(&major));
+    assert!(ok, "a major step must allow breaking changes:\n{output}");
+    assert!(output.contains("allowed by the major step 1.0.0 -> 2.0.0"));
+
+    // A compatible addition passes without one.
+    let (ok, output) = check(&edited_contract(&[(
+        "  /health:\n",
+        "  /health:\n    head:\n      operationId: health_head\n      responses:\n        '200':\n          description: Up.\n",
+    )]));
+    assert!(ok, "adding an operation is not a break:\n{output}");
+    assert!(output.contains("OK: no breaking change"));
+}
+
+#[test]
+fn the_typescript_client_is_generated_from_the_contract_and_typechecks() {
+    let Some(dir) = installed(
+        "clients/typescript",
+        "node_modules/.bin/openapi-typescript",
+        "npm ci",
+    ) else {
+        return;
+    };
+    run_ok(&mut npm(&dir, &["run", "--silent", "check:generated"]));
+    run_ok(&mut npm(&dir, &["run", "--silent", "typecheck"]));
+}
+
+#[tokio::test]
+async fn the_typescript_client_drives_the_running_server() {
+    let Some(dir) = installed("clients/typescript", "node_modules/.bin/tsc", "npm ci") else {
+        return;
+    };
+    let Some(live) = LiveServer::start().await else {
+        return;
+    };
+    let mut command = npm(&dir, &["test"]);
+    live.env(&mut command);
+    let output = run_ok(&mut command);
+    let summary = output
+        .lines()
+        .filter(|line| line.starts_with("ℹ pass") || line.starts_with("ℹ fail"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report(&format!("TypeScript client against the server: {summary}"));
+}
+
+#[tokio::test]
+async fn schemathesis_finds_no_failure_in_the_running_server() {
+    let Some(dir) = installed(
+        "tests/e2e/schemathesis",
+        ".venv/bin/schemathesis",
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt",
+    ) else {
+        return;
+    };
+    let Some(live) = LiveServer::start().await else {
+        return;
+    };
+    let mut command = Command::new("bash");
+    command.arg(dir.join("run")).current_dir(&dir);
+    live.env(&mut command);
+    let output = run_ok(&mut command);
+    // The summary's "Test cases:" and "Test Phases:" sections, each a heading
+    // followed by indented lines.
+    let section = |heading: &str| {
+        output
+            .lines()
+            .skip_while(|line| line.trim() != heading)
+            .skip(1)
+            .take_while(|line| !line.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    report(&format!(
+        "Schemathesis: {} (phases: {})",
+        section("Test cases:"),
+        section("Test Phases:")
+    ));
+}
+
+#[tokio::test]
+async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
+    let Some(dir) = installed(
+        "tests/e2e/swagger-ui",
+        "node_modules/playwright-core/package.json",
+        "npm ci",
+    ) else {
+        return;
+    };
+    if !Path::new("/usr/bin/chromium").exists() {
+        let _: Option<()> =
+            postgres::skip_or_fail("Chromium is not installed (apt-get install chromium)");
+        return;
+    }
+    let Some(live) = LiveServer::start().await else {
+        return;
+    };
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("artifacts/swagger-ui.png");
+    let mut command = npm(&dir, &["test"]);
+    live.env(&mut command);
+    command.env("SCREENSHOT", &screenshot);
+    run_ok(&mut command);
+    assert!(
+        screenshot.is_file(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+    report(&format!(
+        "Swagger UI in Chromium: Try it out gave 200; screenshot: {}",
+        screenshot.display()
+    ));
+}
