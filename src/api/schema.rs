@@ -20,25 +20,29 @@ use serde_json::Value;
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {
-    /// The text, formatted into `buf` without allocating (chrono's `format`
-    /// re-parses its pattern on every call: the bulk of a list's cost).
+    /// The text, written digit by digit into `buf`: no allocation, no
+    /// `core::fmt` (which was a tenth of a 50-task list's CPU time).
     fn write<'b>(&self, buf: &'b mut [u8; 27]) -> &'b str {
-        use std::io::Write;
         let t = self.0;
+        *buf = *b"0000-00-00T00:00:00.000000Z";
+        // Years come from the server's clock: always within 0000–9999.
+        let year = u32::try_from(t.year()).unwrap_or(0).min(9999);
         let micros = t.timestamp_subsec_micros().min(999_999);
-        let mut cursor = &mut buf[..];
-        // Years stay within 0000–9999 (they come from the server's clock), so
-        // the 27 bytes always fit.
-        let _ = write!(
-            cursor,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
+        for (range, value) in [
+            (0..4, year),
+            (5..7, t.month()),
+            (8..10, t.day()),
+            (11..13, t.hour()),
+            (14..16, t.minute()),
+            (17..19, t.second().min(59)),
+            (20..26, micros),
+        ] {
+            let mut value = value;
+            for digit in buf[range].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
         std::str::from_utf8(buf).unwrap_or_default()
     }
 }
@@ -113,6 +117,27 @@ mod tests {
             Some(Value::String("2026-01-02T03:04:05.000007Z".into()))
         );
     }
+
+    #[test]
+    fn every_field_is_written_in_full_at_its_extremes() {
+        for (text, expected) in [
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
+            (
+                "1999-12-31T23:59:59.999999999Z",
+                "1999-12-31T23:59:59.999999Z",
+            ),
+            ("2026-11-24T10:09:08.070605Z", "2026-11-24T10:09:08.070605Z"),
+            ("9999-12-31T23:59:59.5Z", "9999-12-31T23:59:59.500000Z"),
+        ] {
+            let at = DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+            assert_eq!(Timestamp(at).write(&mut [0; 27]), expected, "{text}");
+            // The same text chrono writes, for any instant in range.
+            assert_eq!(
+                Timestamp(at).write(&mut [0; 27]),
+                at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            );
+        }
+    }
 }
 
 /// A field that is always present and may be `null` (OpenAPI 3.0 `nullable`).
@@ -185,6 +210,18 @@ impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
 /// first: for a 50-task list that was most of the response's cost.
 pub struct FastJson<T>(pub T);
 
+/// About how many bytes a value takes as JSON, so its body is allocated
+/// once, not regrown (and copied) as serde writes it.
+pub trait BodySize {
+    fn body_size(&self) -> usize;
+}
+
+impl<T: BodySize> BodySize for Vec<T> {
+    fn body_size(&self) -> usize {
+        2 + self.iter().map(|item| item.body_size() + 1).sum::<usize>()
+    }
+}
+
 const JSON: &str = "application/json; charset=utf-8";
 
 impl<T: Type + Serialize> Payload for FastJson<T> {
@@ -199,10 +236,11 @@ impl<T: Type + Serialize> Payload for FastJson<T> {
     }
 }
 
-impl<T: Serialize + Send> IntoResponse for FastJson<T> {
+impl<T: Serialize + BodySize + Send> IntoResponse for FastJson<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder()
+        let mut body = Vec::with_capacity(self.0.body_size());
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => Response::builder()
                 .header(header::CONTENT_TYPE, JSON)
                 .body(body),
             Err(err) => {

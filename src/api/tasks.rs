@@ -8,7 +8,7 @@ use super::{
     ApiTags, AppState,
     payload::{JsonBody, TaskCompletion, TaskCreate, TaskUpdate},
     problem::{ApiError, ErrorSet, statuses::*},
-    schema::{FastJson, Nullable, Timestamp},
+    schema::{BodySize, FastJson, Nullable, Timestamp},
     security::TaskOwner,
 };
 use crate::{
@@ -43,13 +43,22 @@ impl From<Task> for TaskJson {
     fn from(task: Task) -> Self {
         Self {
             id: task.id,
-            user_id: task.user_id.to_string(),
+            user_id: task.user_id.into_string(),
             title: task.title,
             description: Nullable(task.description),
             completed: task.completed,
             created_at: Timestamp(task.created_at),
             updated_at: Timestamp(task.updated_at),
         }
+    }
+}
+
+impl BodySize for TaskJson {
+    fn body_size(&self) -> usize {
+        // Keys, punctuation, id and two timestamps take about 150 bytes.
+        160 + self.user_id.len()
+            + self.title.len()
+            + self.description.0.as_ref().map_or(0, String::len)
     }
 }
 
