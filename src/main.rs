@@ -4,6 +4,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use todo_api::{api, auth, config::Config, server};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: the same speed here, and it hands
+/// the memory of large responses back to the OS afterwards instead of keeping
+/// it in per-thread arenas (RSS after the benchmark: see bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Tasks REST API. With no command, it serves.
 #[derive(Parser)]
 #[command(version, about)]
