@@ -15,7 +15,7 @@ COLUMNS = ["backend", "workload", "connections", "requests", "duration_us",
            "p50_us", "p99_us", "connect", "read", "write", "timeout", "status",
            "cpu_ticks", "clk_tck", "wall_ns", "cores", "pgbench_tps",
            "pgbench_failed", "machine_busy", "machine_total", "postgres_ticks",
-           "wrk_ticks"]
+           "wrk_ticks", "pgbench_pg_ticks", "pgbench_client_ticks", "pgbench_txns"]
 # Above this share of the machine used by other processes, a run is flagged.
 OTHER_LIMIT = 10.0
 BACKENDS = {"postgres": "PostgreSQL", "sqlite": "SQLite (embedded)"}
@@ -103,6 +103,43 @@ def cpu_shares(rows: list[dict], backend: str) -> list[str]:
     return lines
 
 
+def cpu_costs(rows: list[dict], backend: str) -> list[str]:
+    """CPU time per request (API run) and per transaction (pgbench run), in µs.
+
+    On a machine that load generator, server and database share, the ratio
+    API ÷ pgbench is bounded by (PostgreSQL + pgbench) ÷ (server + PostgreSQL +
+    wrk) per request: this table shows where each request's CPU goes.
+    """
+    mine = [row for row in rows if row["backend"] == backend
+            and row["pgbench_pg_ticks"] and int(row["connections"]) == default_connections]
+    if not mine:
+        return []
+
+    def per(ticks: str, count: float) -> str:
+        return f"{int(ticks) / int(mine[0]['clk_tck']) / count * 1e6:,.0f}"
+
+    lines = [
+        "",
+        "CPU time per request (API run) and per transaction (pgbench run), in µs, from "
+        "/proc tick counts (10 ms resolution). Sharing 2 cores, the API can reach at most "
+        "about (PostgreSQL + pgbench) ÷ (server + PostgreSQL + wrk) of pgbench's rate.",
+        "",
+        "| workload | server | PostgreSQL | wrk | all (API) | PostgreSQL (pgbench) | pgbench client | all (pgbench) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in mine:
+        requests = int(row["requests"])
+        txns = int(row["pgbench_txns"])
+        api = [int(row[k]) for k in ("cpu_ticks", "postgres_ticks", "wrk_ticks")]
+        bench = [int(row[k]) for k in ("pgbench_pg_ticks", "pgbench_client_ticks")]
+        lines.append(
+            f"| {row['workload']} | {per(row['cpu_ticks'], requests)} "
+            f"| {per(row['postgres_ticks'], requests)} | {per(row['wrk_ticks'], requests)} "
+            f"| {per(str(sum(api)), requests)} | {per(row['pgbench_pg_ticks'], txns)} "
+            f"| {per(row['pgbench_client_ticks'], txns)} | {per(str(sum(bench)), txns)} |")
+    return lines
+
+
 def mib(kilobytes: str) -> str:
     return f"{int(kilobytes) / 1024:.1f} MiB"
 
@@ -144,6 +181,7 @@ def main() -> int:
             f"- Seeding through the API: {meta[backend + '.seed']}",
         ]
         out += cpu_shares(rows, backend)
+        out += cpu_costs(rows, backend)
         out.append("")
     out += [
         "## Machine",

@@ -1,10 +1,10 @@
--- PATCH /api/{user}/tasks/{id}/complete (no body) on one of bench-a's ids: the server's statement, verbatim
--- (even its double space). The server binds its clock as updated_at, so every toggle changes an indexed
--- column and PostgreSQL cannot use a HOT update. pgbench has no clock, and a constant would make the
--- updates HOT (cheaper), so updated_at is bound as a date 'YYYYMMDD' that moves on by one day with each
--- toggle of the client (a per-client counter, interleaved across clients): always a new value.
+-- PATCH /api/{user}/tasks/{id}/complete (no body) on one of bench-a's ids: the server's statement, with
+-- one difference. The server binds its clock as updated_at: every toggle changes an indexed column (no HOT
+-- update) and the new index entry goes to the right end of bench-a's (user_id, updated_at, id) range,
+-- where all concurrent toggles insert. pgbench has no clock, so updated_at is computed from a counter
+-- that grows by one microsecond per toggle across clients (n = tick * clients + client_id) from the run's
+-- start (:epoch): the same always-new, always-rightmost values, for the cost of one to_timestamp().
 \set id random(:id_lo, :id_hi)
 \set tick :tick + 1
 \set n :tick * :clients + :client_id
-\set day (2026 + :n / 336) * 10000 + ((:n / 28) % 12 + 1) * 100 + :n % 28 + 1
-UPDATE "tasks" SET "completed" =  NOT ("tasks"."completed"), "updated_at" = :day WHERE (("tasks"."id" = :id) AND ("tasks"."user_id" = :user_a)) RETURNING "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at";
+UPDATE "tasks" SET "completed" =  NOT ("tasks"."completed"), "updated_at" = to_timestamp(:epoch + :n / 1000000.0) WHERE (("tasks"."id" = :id) AND ("tasks"."user_id" = :user_a)) RETURNING "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at";
