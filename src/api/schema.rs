@@ -23,11 +23,13 @@ impl Timestamp {
     /// The text, written digit by digit into `buf`: no allocation, no
     /// `core::fmt` (which was a tenth of a 50-task list's CPU time).
     fn write<'b>(&self, buf: &'b mut [u8; 27]) -> &'b str {
-        let t = self.0;
+        // The naive UTC value: `DateTime<Utc>`'s own accessors add the (zero)
+        // offset to every call, 1.5 % of a listing's CPU time.
+        let t = self.0.naive_utc();
         *buf = *b"0000-00-00T00:00:00.000000Z";
         // Years come from the server's clock: always within 0000–9999.
         let year = u32::try_from(t.year()).unwrap_or(0).min(9999);
-        let micros = t.timestamp_subsec_micros().min(999_999);
+        let micros = (t.nanosecond() / 1_000).min(999_999);
         for (range, value) in [
             (0..4, year),
             (5..7, t.month()),
