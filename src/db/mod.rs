@@ -38,19 +38,24 @@ type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 /// commits in between, whatever the timeout. On PostgreSQL nothing changes.
 macro_rules! db_run {
     ($db:expr, |$conn:ident| $body:expr) => {
-        db_run!(@run $db, $conn, $body, {})
+        db_run!(@run $db, $conn, pooled, $body, {
+            let $conn = &mut *pooled;
+            $body
+        })
     };
     ($db:expr, write |$conn:ident| $body:expr) => {
-        db_run!(@run $db, $conn, $body, {
-            use diesel_async::SimpleAsyncConnection;
-            $conn.batch_execute("BEGIN IMMEDIATE").await?;
-            let result: Result<_, $crate::db::DbError> = async { Ok($body) }.await;
-            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-            $conn.batch_execute(end).await?;
+        db_run!(@run $db, $conn, pooled, $body, {
+            let mut write = $crate::db::SqliteWrite::begin(pooled).await?;
+            let result: Result<_, $crate::db::DbError> = async {
+                let $conn = write.conn();
+                Ok($body)
+            }
+            .await;
+            write.end(result.is_ok()).await?;
             result?
         })
     };
-    (@run $db:expr, $conn:ident, $body:expr, {$($sqlite:tt)*}) => {
+    (@run $db:expr, $conn:ident, $pooled:ident, $body:expr, {$($sqlite:tt)*}) => {
         match $db.pool() {
             $crate::db::Pools::Postgres(pool) => {
                 #[allow(unused_imports)]
@@ -62,14 +67,51 @@ macro_rules! db_run {
             $crate::db::Pools::Sqlite(pool) => {
                 #[allow(unused_imports)]
                 use $crate::db::schema::sqlite::tasks;
-                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
-                let $conn = &mut *pooled;
-                db_run!(@sqlite $conn, $body, {$($sqlite)*})
+                #[allow(unused_mut)]
+                let mut $pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                $($sqlite)*
             }
         }
     };
-    (@sqlite $conn:ident, $body:expr, {}) => { $body };
-    (@sqlite $conn:ident, $body:expr, {$($wrapped:tt)+}) => {{ $($wrapped)+ }};
+}
+
+/// A pooled SQLite connection between `BEGIN IMMEDIATE` and its `COMMIT` or
+/// `ROLLBACK`. Should it be dropped in between — the request's future was
+/// cancelled: the client left, or the request timed out — it takes the
+/// connection out of the pool and closes it, which rolls the transaction
+/// back, instead of handing the next request a connection with a transaction
+/// still open (where its own `BEGIN` would fail).
+pub struct SqliteWrite(Option<Object<SqliteAsync>>);
+
+impl SqliteWrite {
+    pub async fn begin(conn: Object<SqliteAsync>) -> Result<Self, DbError> {
+        // Armed before BEGIN is sent: a cancellation while it runs counts too.
+        let mut write = Self(Some(conn));
+        write.conn().batch_execute("BEGIN IMMEDIATE").await?;
+        Ok(write)
+    }
+
+    pub fn conn(&mut self) -> &mut SqliteAsync {
+        self.0
+            .as_mut()
+            .expect("a write holds its connection until it ends")
+    }
+
+    /// Commits (or rolls back) and gives the connection back to the pool.
+    pub async fn end(mut self, commit: bool) -> Result<(), DbError> {
+        let end = if commit { "COMMIT" } else { "ROLLBACK" };
+        self.conn().batch_execute(end).await?;
+        drop(self.0.take());
+        Ok(())
+    }
+}
+
+impl Drop for SqliteWrite {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
+        }
+    }
 }
 
 pub mod tasks;
@@ -288,6 +330,7 @@ where
 #[cfg(test)]
 mod tests {
     use diesel::migration::MigrationSource;
+    use diesel_async::RunQueryDsl;
 
     use super::*;
 
@@ -297,6 +340,79 @@ mod tests {
             .iter()
             .map(|m| m.name().to_string())
             .collect()
+    }
+
+    async fn sqlite(max_size: usize) -> (Database, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "todo-api-unit-{}-{}.db",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let settings = PoolSettings {
+            max_size,
+            timeout: Duration::from_secs(5),
+        };
+        let db = Database::sqlite(&path, settings).unwrap();
+        db.migrate().await.unwrap();
+        (db, path)
+    }
+
+    async fn write_one(db: &Database) -> Result<(), DbError> {
+        let owner = crate::domain::UserId::new("alice");
+        let new = crate::domain::NewTask {
+            title: crate::domain::TaskTitle::parse("t").unwrap(),
+            description: None,
+        };
+        tasks::create(db, &owner, &new).await.map(drop)
+    }
+
+    /// Why `SqliteWrite` exists: a connection given back to the pool inside
+    /// its transaction breaks the next write on it.
+    #[tokio::test]
+    async fn a_connection_returned_inside_a_transaction_breaks_the_next_write() {
+        let (db, path) = sqlite(1).await;
+        let Pools::Sqlite(pool) = db.pool() else {
+            unreachable!()
+        };
+        let mut conn = pool.get().await.unwrap();
+        conn.batch_execute("BEGIN IMMEDIATE").await.unwrap();
+        drop(conn);
+        assert!(write_one(&db).await.is_err());
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A write abandoned between BEGIN and COMMIT (its future dropped) costs
+    /// its connection, never the next request, and stores nothing.
+    #[tokio::test]
+    async fn a_write_abandoned_inside_its_transaction_leaves_the_pool_healthy() {
+        let (db, path) = sqlite(1).await;
+        let Pools::Sqlite(pool) = db.pool() else {
+            unreachable!()
+        };
+        let mut write = SqliteWrite::begin(pool.get().await.unwrap()).await.unwrap();
+        diesel::sql_query(
+            "INSERT INTO tasks (user_id, title, completed, created_at, updated_at) \
+             VALUES ('alice', 'abandoned', 0, '2026-01-01', '2026-01-01')",
+        )
+        .execute(write.conn())
+        .await
+        .unwrap();
+        drop(write);
+        assert_eq!(pool.status().size, 0, "the connection left the pool");
+        write_one(&db).await.expect("the next write works");
+        let owner = crate::domain::UserId::new("alice");
+        let query = crate::domain::ListQuery::new(Default::default(), Default::default(), None);
+        let titles: Vec<String> = tasks::list(&db, &owner, query)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|task| task.title)
+            .collect();
+        assert_eq!(titles, ["t"], "the abandoned insert was rolled back");
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]
