@@ -183,6 +183,22 @@ pub const TITLE_PATTERN: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1
 /// No NUL anywhere: [`TaskDescription::parse`]'s rule besides its length.
 pub const DESCRIPTION_PATTERN: &str = "^[^\\u0000]*$";
 
+/// `title` in both request bodies.
+fn title_schema() -> MetaSchemaRef {
+    text_schema(TITLE_DOC, Some(1), TITLE_MAX_CHARS, TITLE_PATTERN, false)
+}
+
+/// `description` in both request bodies; `null` clears it.
+fn description_schema() -> MetaSchemaRef {
+    text_schema(
+        DESCRIPTION_DOC,
+        None,
+        DESCRIPTION_MAX_CHARS,
+        DESCRIPTION_PATTERN,
+        true,
+    )
+}
+
 /// Body of `POST /api/{user_id}/tasks`.
 pub struct TaskCreate;
 
@@ -196,20 +212,8 @@ impl BodySchema for TaskCreate {
         MetaSchema {
             required: vec!["title"],
             properties: vec![
-                (
-                    "title",
-                    text_schema(TITLE_DOC, Some(1), TITLE_MAX_CHARS, TITLE_PATTERN, false),
-                ),
-                (
-                    "description",
-                    text_schema(
-                        DESCRIPTION_DOC,
-                        None,
-                        DESCRIPTION_MAX_CHARS,
-                        DESCRIPTION_PATTERN,
-                        true,
-                    ),
-                ),
+                ("title", title_schema()),
+                ("description", description_schema()),
             ],
             example: Some(
                 serde_json::json!({"title": "Buy milk", "description": "2 litres, semi-skimmed"}),
@@ -251,20 +255,8 @@ impl BodySchema for TaskUpdate {
     fn schema() -> MetaSchema {
         MetaSchema {
             properties: vec![
-                (
-                    "title",
-                    text_schema(TITLE_DOC, Some(1), TITLE_MAX_CHARS, TITLE_PATTERN, false),
-                ),
-                (
-                    "description",
-                    text_schema(
-                        DESCRIPTION_DOC,
-                        None,
-                        DESCRIPTION_MAX_CHARS,
-                        DESCRIPTION_PATTERN,
-                        true,
-                    ),
-                ),
+                ("title", title_schema()),
+                ("description", description_schema()),
                 ("completed", boolean_schema("Whether the task is done.")),
             ],
             // At least one of the three (other properties do not count). Each
