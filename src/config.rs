@@ -2,7 +2,7 @@
 
 use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
-use crate::{auth::JwksSettings, db::PoolSettings};
+use crate::{auth::JwksSettings, db::PoolSettings, server::ConnectionLimits};
 
 /// A value that must never reach a log line or a response.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,6 +39,11 @@ pub enum ConfigError {
 /// Shortest accepted `BETTER_AUTH_SECRET`: Better Auth itself asks for 32.
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// Tasks one user may keep unless `MAX_TASKS_PER_USER` says otherwise: far
+/// more than a person's todo list, few enough that a listing of all of them
+/// stays a couple of megabytes.
+pub const DEFAULT_MAX_TASKS_PER_USER: u32 = 10_000;
+
 /// Where tasks are stored when no database URL is set.
 pub const DEFAULT_SQLITE_PATH: &str = "./data/todo.db";
 
@@ -55,6 +60,10 @@ pub struct Config {
     pub startup_timeout: Duration,
     /// Longest a request may run before it is answered 503.
     pub request_timeout: Duration,
+    /// How many tasks one user may keep (`MAX_TASKS_PER_USER`; 0: no limit).
+    pub max_tasks_per_user: Option<u32>,
+    /// `MAX_CONNECTIONS`, `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_WRITE_TIMEOUT_SECS`.
+    pub connections: ConnectionLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +129,21 @@ impl Config {
             },
             startup_timeout: Duration::from_secs(parse_or(&var, "DB_STARTUP_TIMEOUT_SECS", 60)?),
             request_timeout: Duration::from_secs(parse_or(&var, "REQUEST_TIMEOUT_SECS", 30)?),
+            max_tasks_per_user: Some(parse_or(
+                &var,
+                "MAX_TASKS_PER_USER",
+                DEFAULT_MAX_TASKS_PER_USER,
+            )?)
+            .filter(|max| *max > 0),
+            connections: ConnectionLimits {
+                max_connections: positive(&var, "MAX_CONNECTIONS", 4096)?,
+                header_timeout: Duration::from_secs(positive(
+                    &var,
+                    "HTTP_HEADER_TIMEOUT_SECS",
+                    10,
+                )?),
+                write_timeout: Duration::from_secs(positive(&var, "HTTP_WRITE_TIMEOUT_SECS", 30)?),
+            },
         })
     }
 }
@@ -242,6 +266,26 @@ where
             reason: format!("{raw:?}: {err}"),
         }),
     }
+}
+
+/// A whole number above zero (a zero limit or timeout would refuse everything).
+fn positive<T>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + Default + PartialEq,
+    T::Err: fmt::Display,
+{
+    let value = parse_or(var, name, default)?;
+    if value == T::default() {
+        return Err(ConfigError::Invalid {
+            var: name,
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(value)
 }
 
 /// `CORS_ORIGINS`: comma-separated `scheme://host[:port]` origins.

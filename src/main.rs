@@ -1,7 +1,11 @@
 use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use todo_api::{api, auth, config::Config, server};
+use todo_api::{
+    api, auth,
+    config::{Config, ConfigError},
+    server,
+};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc rather than glibc's malloc: the same speed here, and it hands
@@ -124,6 +128,11 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Something the operator must change: the documented exit code 2.
+        Err(err) if err.downcast_ref::<ConfigError>().is_some() => {
+            eprintln!("todo-api: configuration error: {err:#}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("todo-api: {err:#}");
             ExitCode::FAILURE

@@ -24,6 +24,8 @@ pub use tasks::TaskJson;
 pub struct AppState {
     pub db: Database,
     pub verifier: Arc<TokenVerifier>,
+    /// Creating a task beyond this many is refused with 409.
+    pub max_tasks_per_user: Option<u32>,
 }
 
 #[derive(Tags)]

@@ -70,6 +70,10 @@ pub enum ApiError {
     Forbidden,
     #[error("no such task")]
     TaskNotFound,
+    #[error(
+        "task limit reached: a user can keep at most {0} tasks (MAX_TASKS_PER_USER); delete some to create more"
+    )]
+    TooManyTasks(u32),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("the database is unavailable; retry shortly")]
@@ -108,6 +112,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TaskNotFound => StatusCode::NOT_FOUND,
+            Self::TooManyTasks(_) => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -238,6 +243,7 @@ pub mod statuses {
     pub const UNSUPPORTED_MEDIA_TYPE: u16 = 1 << 4;
     pub const UNPROCESSABLE: u16 = 1 << 5;
     pub const UNAVAILABLE: u16 = 1 << 6;
+    pub const CONFLICT: u16 = 1 << 7;
 }
 
 /// The error half of an operation's result: an [`ApiError`] at run time, and in
@@ -296,6 +302,12 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 404,
                 "The user has no task with this id (another user's task is indistinguishable from a missing one).",
                 "no such task",
+            ),
+            (
+                CONFLICT,
+                409,
+                "The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some first.",
+                "task limit reached: a user can keep at most 10000 tasks (MAX_TASKS_PER_USER); delete some to create more",
             ),
             (
                 PAYLOAD_TOO_LARGE,

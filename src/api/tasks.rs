@@ -18,7 +18,7 @@ use crate::{
 
 /// Statuses each kind of operation can answer with besides its success.
 const LIST: u16 = UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | UNAVAILABLE;
-const CREATE: u16 = LIST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+const CREATE: u16 = LIST | CONFLICT | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
 const ONE_TASK: u16 = LIST | NOT_FOUND;
 const CHANGE_ONE_TASK: u16 = ONE_TASK | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
 
@@ -210,7 +210,10 @@ impl TasksApi {
         body: JsonBody<TaskCreate>,
     ) -> Result<CreatedTask, ErrorSet<CREATE>> {
         let new_task = body.into_new_task()?;
-        let task = db::tasks::create(&state.db, &owner.0, &new_task).await?;
+        let limit = state.max_tasks_per_user;
+        let task = db::tasks::create(&state.db, &owner.0, &new_task, limit)
+            .await?
+            .ok_or_else(|| ApiError::TooManyTasks(limit.unwrap_or(u32::MAX)))?;
         let location = format!(
             "/api/{}/tasks/{}",
             utf8_percent_encode(task.user_id.as_str(), NON_ALPHANUMERIC),

@@ -281,6 +281,26 @@ impl Database {
         Ok(())
     }
 
+    /// PostgreSQL's `synchronous_commit`, when it is `off`: a commit is then
+    /// reported before its WAL reaches disk, and a crash of PostgreSQL can
+    /// lose writes already answered 201. Never on SQLite (see `sqlite`).
+    pub async fn commits_may_be_lost(&self) -> Result<bool, DbError> {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            synchronous_commit: String,
+        }
+        let Pools::Postgres(pool) = &self.pools else {
+            return Ok(false);
+        };
+        let mut conn = pool.get().await?;
+        let setting: Setting = diesel::sql_query("SHOW synchronous_commit")
+            .get_result(&mut *conn)
+            .await?;
+        Ok(setting.synchronous_commit == "off")
+    }
+
     /// Applies pending migrations; returns the names of those applied.
     ///
     /// diesel's migration harness is synchronous: it runs on a blocking thread
@@ -366,7 +386,7 @@ mod tests {
             title: crate::domain::TaskTitle::parse("t").unwrap(),
             description: None,
         };
-        tasks::create(db, &owner, &new).await.map(drop)
+        tasks::create(db, &owner, &new, None).await.map(drop)
     }
 
     /// Why `SqliteWrite` exists: a connection given back to the pool inside

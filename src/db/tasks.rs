@@ -1,6 +1,13 @@
 //! Task queries. Every one takes the owner and filters by it in the same
 //! statement, so another user's task is simply not found. Each is one round
 //! trip, written once for both backends (see `db_run!`).
+//!
+//! Writes read their result to the end (`load`, never `get_result`): a
+//! PostgreSQL statement outside a transaction commits at the protocol's
+//! `Sync`, and only the end of the result stream (`ReadyForQuery`) says the
+//! commit happened. `get_result` stops at the first `RETURNING` row, so a
+//! 201 could leave before the commit and be lost when the backend died
+//! (tests/api/durability.rs). Reading on costs no extra round trip.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::{dsl::not, prelude::*};
@@ -73,25 +80,59 @@ pub async fn list(db: &Database, owner: &UserId, query: ListQuery) -> Result<Vec
     Ok(rows.into_iter().map(Task::from).collect())
 }
 
-pub async fn create(db: &Database, owner: &UserId, new: &NewTask) -> Result<Task, DbError> {
+/// Inserts the task unless the owner already has `max_tasks` (when set):
+/// `None` then. The count and the insert are one statement
+/// (`INSERT … SELECT … WHERE NOT EXISTS (the owner's max_tasks-th task)`), an
+/// index probe that stops at the limit, not a count of every task. On SQLite
+/// writes are serialised, so the limit is exact; on PostgreSQL concurrent
+/// creates of one user can overshoot it by at most the number in flight.
+pub async fn create(
+    db: &Database,
+    owner: &UserId,
+    new: &NewTask,
+    max_tasks: Option<u32>,
+) -> Result<Option<Task>, DbError> {
+    use diesel::dsl::{SqlTypeOf, exists};
     let at = now();
-    let row: TaskRow = db_run!(
+    // OFFSET max-1 finds the max-th task. Without a limit the probe looks for
+    // a 4-billionth task, which no user has: the same statement either way.
+    let skip = i64::from(max_tasks.map_or(u32::MAX, |max| max.max(1)) - 1);
+    let rows: Vec<TaskRow> = db_run!(
         db,
         write | conn | {
+            let full = tasks::table
+                .filter(tasks::user_id.eq(owner.as_str()))
+                .select(tasks::id)
+                .offset(skip)
+                .limit(1);
+            let row = diesel::select((
+                owner.as_str().into_sql::<SqlTypeOf<tasks::user_id>>(),
+                new.title.as_str().into_sql::<SqlTypeOf<tasks::title>>(),
+                new.description
+                    .as_ref()
+                    .map(|d| d.as_str())
+                    .into_sql::<SqlTypeOf<tasks::description>>(),
+                false.into_sql::<SqlTypeOf<tasks::completed>>(),
+                at.into_sql::<SqlTypeOf<tasks::created_at>>(),
+                at.into_sql::<SqlTypeOf<tasks::updated_at>>(),
+            ))
+            .filter(not(exists(full)));
             diesel::insert_into(tasks::table)
-                .values((
-                    tasks::user_id.eq(owner.as_str()),
-                    tasks::title.eq(new.title.as_str()),
-                    tasks::description.eq(new.description.as_ref().map(|d| d.as_str())),
-                    tasks::completed.eq(false),
-                    tasks::created_at.eq(at),
-                    tasks::updated_at.eq(at),
+                .values(row)
+                .into_columns((
+                    tasks::user_id,
+                    tasks::title,
+                    tasks::description,
+                    tasks::completed,
+                    tasks::created_at,
+                    tasks::updated_at,
                 ))
-                .get_result(conn)
+                .returning(tasks::all_columns)
+                .load(conn)
                 .await?
         }
     );
-    Ok(row.into())
+    Ok(rows.into_iter().next().map(Task::from))
 }
 
 pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
@@ -118,7 +159,7 @@ pub async fn update(
         .as_ref()
         .map(|d| d.as_ref().map(|d| d.as_str()));
     let at = now();
-    let row: Option<TaskRow> = db_run!(
+    let rows: Vec<TaskRow> = db_run!(
         db,
         write | conn | {
             diesel::update(tasks::table)
@@ -132,18 +173,17 @@ pub async fn update(
                         .map(|completed| tasks::completed.eq(completed)),
                     tasks::updated_at.eq(at),
                 ))
-                .get_result(conn)
-                .await
-                .optional()?
+                .load(conn)
+                .await?
         }
     );
-    Ok(row.map(Task::from))
+    Ok(rows.into_iter().next().map(Task::from))
 }
 
 /// Flips `completed` in the database itself, so concurrent toggles all count.
 pub async fn toggle(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
     let at = now();
-    let row: Option<TaskRow> = db_run!(
+    let rows: Vec<TaskRow> = db_run!(
         db,
         write | conn | {
             diesel::update(tasks::table)
@@ -152,12 +192,11 @@ pub async fn toggle(db: &Database, owner: &UserId, id: i64) -> Result<Option<Tas
                     tasks::completed.eq(not(tasks::completed)),
                     tasks::updated_at.eq(at),
                 ))
-                .get_result(conn)
-                .await
-                .optional()?
+                .load(conn)
+                .await?
         }
     );
-    Ok(row.map(Task::from))
+    Ok(rows.into_iter().next().map(Task::from))
 }
 
 /// `true` when the owner's task existed and is now gone.

@@ -49,6 +49,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
     let state = AppState {
         db,
         verifier: Arc::new(TokenVerifier::with_shared_secret(SECRET, 0)),
+        max_tasks_per_user: None,
     };
     let client = TestClient::new(build_app(state, &[], Duration::from_secs(30)).map_to_response());
     let alice = TestUser::new("alice");

@@ -18,6 +18,7 @@ use todo_api::{
     api::AppState,
     app::build_app,
     auth::TokenVerifier,
+    config::DEFAULT_MAX_TASKS_PER_USER,
     db::{Database, PoolSettings},
 };
 
@@ -206,6 +207,15 @@ impl TestApp {
 
     /// The same, with a token verifier of the test's own.
     pub async fn spawn_with(backend: Backend, verifier: TokenVerifier) -> Option<Self> {
+        Self::spawn_limited(backend, verifier, DEFAULT_MAX_TASKS_PER_USER).await
+    }
+
+    /// The same, letting each user keep at most `max_tasks` tasks.
+    pub async fn spawn_limited(
+        backend: Backend,
+        verifier: TokenVerifier,
+        max_tasks: u32,
+    ) -> Option<Self> {
         let (db, database) = match backend {
             Backend::Postgres => {
                 let database = postgres::server()?.create_database().await;
@@ -219,16 +229,21 @@ impl TestApp {
             }
         };
         db.migrate().await.expect("migrations apply");
-        let mut app = Self::on_database(db, verifier);
+        let mut app = Self::build(db, verifier, max_tasks);
         app._database = database;
         Some(app)
     }
 
     /// The app on a database the test made itself (kept alive by the caller).
     pub fn on_database(db: Database, verifier: TokenVerifier) -> Self {
+        Self::build(db, verifier, DEFAULT_MAX_TASKS_PER_USER)
+    }
+
+    fn build(db: Database, verifier: TokenVerifier, max_tasks: u32) -> Self {
         let state = AppState {
             db,
             verifier: Arc::new(verifier),
+            max_tasks_per_user: Some(max_tasks),
         };
         let app = build_app(
             state,

@@ -154,6 +154,8 @@ pub struct Cluster {
     data: PathBuf,
     bin: PathBuf,
     as_root: bool,
+    /// Commits are flushed before they are acknowledged (see `durable`).
+    durable: bool,
 }
 
 impl Cluster {
@@ -178,6 +180,7 @@ impl Cluster {
             dir,
             bin,
             as_root: is_root(),
+            durable: false,
         };
         // From here on, Drop cleans up whatever fails.
         let pwfile = cluster.dir.join("pwfile");
@@ -213,12 +216,27 @@ impl Cluster {
         )
     }
 
+    /// From now on (restarts included) a commit is acknowledged only once its
+    /// WAL is written out, as on a production server: what the durability
+    /// tests need. `fsync` stays off: they kill processes, not the machine,
+    /// and the kernel keeps what was written.
+    pub fn make_durable(&mut self) -> Result<(), String> {
+        self.durable = true;
+        self.stop_immediately()?;
+        self.start_again()
+    }
+
     /// Starts the (stopped) cluster again on its port.
     pub fn start_again(&self) -> Result<(), String> {
-        // Durability settings off: this cluster lives for one test run.
+        // Durability settings off unless asked: this cluster lives for one
+        // test run, and a crash of the machine is no test's concern.
+        let commit = if self.durable {
+            "-c synchronous_commit=on"
+        } else {
+            "-c synchronous_commit=off -c full_page_writes=off"
+        };
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off {commit} -c max_connections=300",
             self.port,
             self.dir.display()
         );
@@ -236,6 +254,32 @@ impl Cluster {
             .pg("pg_ctl")
             .args(["stop", "-w", "-m", "fast", "-D"])
             .arg(&self.data))
+    }
+
+    /// Stops the cluster as a crash would (`immediate`: no checkpoint, the
+    /// next start replays the WAL).
+    pub fn stop_immediately(&self) -> Result<(), String> {
+        run(self
+            .pg("pg_ctl")
+            .args(["stop", "-w", "-m", "immediate", "-D"])
+            .arg(&self.data))
+    }
+
+    /// Runs `sql` in `database` with psql over the cluster's socket; the
+    /// output unaligned, one row per line.
+    pub fn sql(&self, database: &str, sql: &str) -> Result<String, String> {
+        let out = self
+            .pg("psql")
+            .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-h"])
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     fn pg(&self, tool: &str) -> Command {

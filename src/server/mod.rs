@@ -1,5 +1,9 @@
 //! Start-up and shutdown of the HTTP server.
 
+mod connections;
+
+pub use connections::ConnectionLimits;
+
 use std::{
     net::SocketAddr,
     sync::Arc,
@@ -7,16 +11,13 @@ use std::{
 };
 
 use anyhow::Context;
-use poem::{
-    Server,
-    listener::{Acceptor, Listener, TcpListener},
-};
+use tokio::net::TcpListener;
 
 use crate::{
     api::AppState,
     app::build_app,
     auth::{TokenVerifier, mint_token},
-    config::{Config, DatabaseConfig},
+    config::{Config, ConfigError, DatabaseConfig},
     db::{Database, PoolSettings},
 };
 
@@ -83,11 +84,32 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     if !std::ptr::eq(migrator, &db) {
         migrator.close();
     }
+    if db.commits_may_be_lost().await.unwrap_or(false) {
+        tracing::warn!(
+            "PostgreSQL runs with synchronous_commit = off: a crash of the database can lose \
+             writes that were already answered 201 (set it to on for durable acknowledgements)"
+        );
+    }
     Ok(db)
 }
 
-/// Migrates the database, binds the listener and serves until SIGTERM or Ctrl-C.
+/// Binds the listener, migrates the database and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // The port first: a second server started by mistake stops here, before
+    // it creates or migrates anything.
+    let listener = TcpListener::bind(SocketAddr::new(config.host, config.port))
+        .await
+        .map_err(|err| ConfigError::Invalid {
+            var: "PORT",
+            reason: format!(
+                "cannot listen on {}:{} ({err}); stop whatever uses it or choose another PORT (or HOST)",
+                config.host, config.port
+            ),
+        })?;
+    let addr = listener
+        .local_addr()
+        .context("the listener has no address")?;
+    let limits = connection_limits(&config);
     let db = open_database(&config).await?;
     let verifier = Arc::new(token_verifier(&config));
     // Better Auth may not be up yet: fetch its keys in the background.
@@ -98,18 +120,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         db: db.clone(),
         verifier,
+        max_tasks_per_user: config.max_tasks_per_user,
     };
     let app = build_app(state, &config.cors_origins, config.request_timeout);
 
-    let acceptor = TcpListener::bind(SocketAddr::new(config.host, config.port))
-        .into_acceptor()
-        .await
-        .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
-    let addr = acceptor
-        .local_addr()
-        .first()
-        .and_then(|addr| addr.as_socket_addr().copied())
-        .context("the listener has no address")?;
     tracing::info!("listening on http://{addr} (Swagger UI at http://{addr}/docs)");
     if let (true, Some(secret)) = (config.auth.dev_mode, &config.auth.shared_secret) {
         print_dev_mode_banner(
@@ -118,12 +132,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
 
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
-        .await?;
+    connections::serve(listener, app, limits, shutdown_signal(), SHUTDOWN_GRACE).await?;
     db.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// File descriptors kept for everything but client connections: the
+/// database pool, Better Auth's key fetches, the SQLite files, logs.
+const RESERVED_FDS: u64 = 64;
+
+/// The configured connection limits, with `MAX_CONNECTIONS` lowered to what
+/// the file-descriptor limit allows (after raising the soft limit to the
+/// hard one): past it `accept` would fail, and so would the database pool.
+fn connection_limits(config: &Config) -> ConnectionLimits {
+    let mut limits = config.connections;
+    let fds = rlimit::increase_nofile_limit(u64::MAX)
+        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft));
+    if let Ok(fds) = fds {
+        let reserved = RESERVED_FDS + config.pool.max_size as u64;
+        let room = usize::try_from(fds.saturating_sub(reserved).max(1)).unwrap_or(usize::MAX);
+        if room < limits.max_connections {
+            tracing::warn!(
+                "MAX_CONNECTIONS lowered from {} to {room}: the process may open only {fds} files \
+                 (raise `ulimit -n` / LimitNOFILE= for more)",
+                limits.max_connections
+            );
+            limits.max_connections = room;
+        }
+    }
+    limits
 }
 
 /// A verifier for every configured token path.

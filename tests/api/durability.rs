@@ -1,0 +1,315 @@
+//! A 201 means the row is committed. Black-box: concurrent writers against
+//! the real binary while PostgreSQL backends are killed with SIGKILL and the
+//! whole cluster crashes (`pg_ctl stop -m immediate`) and restarts; then every
+//! acknowledged id must be in the table, and every stored row must belong to
+//! a request that was acknowledged or failed (a 503 may have committed: the
+//! answer was lost, not the row).
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::Write,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use poem::http::Method;
+use serde_json::json;
+use todo_api::{auth::TokenVerifier, db::Database};
+
+use crate::{
+    binary::{Server, scratch_dir},
+    support::{
+        POOL, SECRET, TestApp, TestUser, id_of,
+        postgres::{self, Cluster, own_cluster},
+    },
+};
+
+const WRITERS: usize = 16;
+/// Backends killed with SIGKILL (each makes PostgreSQL reset every session).
+const BACKEND_KILLS: usize = 10;
+/// Whole-cluster crashes (`-m immediate`) and restarts, between the kills.
+const CRASH_RESTARTS: usize = 3;
+
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "[durability] {line}");
+}
+
+/// One POST: the unique title it sent, the status (0: no HTTP answer) and
+/// the id a 201 carried.
+struct Outcome {
+    title: String,
+    status: u16,
+    id: Option<i64>,
+}
+
+async fn write_until(stop: Arc<AtomicBool>, base: String, writer: usize) -> Vec<Outcome> {
+    let user = TestUser::new(&format!("writer-{writer}"));
+    let url = format!("{base}{}", user.tasks_path());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for i in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let title = format!("w{writer}-{i}");
+        let sent = http
+            .post(&url)
+            .bearer_auth(&user.token)
+            .json(&json!({ "title": title }))
+            .send()
+            .await;
+        let (status, id) = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                (status, body["id"].as_i64())
+            }
+            Err(_) => (0, None),
+        };
+        outcomes.push(Outcome { title, status, id });
+    }
+    outcomes
+}
+
+/// Waits until the cluster answers again after a crash.
+fn wait_until_up(cluster: &Cluster) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.sql("postgres", "SELECT 1").is_err() {
+        assert!(Instant::now() < deadline, "the cluster did not come back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills a backend that is running a statement (one of the server's, in the
+/// middle of a write), or any client backend when none is.
+fn kill_a_backend(cluster: &Cluster) -> bool {
+    let pids = cluster
+        .sql(
+            "postgres",
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' \
+             AND pid <> pg_backend_pid() ORDER BY state = 'active' DESC, random() LIMIT 1",
+        )
+        .unwrap_or_default();
+    let Some(pid) = pids.lines().next().filter(|pid| !pid.is_empty()) else {
+        return false;
+    };
+    std::process::Command::new("kill")
+        .args(["-KILL", pid])
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_write_survives_killed_backends_and_crash_restarts() {
+    let Some(mut cluster) = own_cluster(|_| Ok(())) else {
+        return;
+    };
+    cluster.make_durable().unwrap();
+    let cluster = Arc::new(cluster);
+    let server = Server::start(
+        &scratch_dir(),
+        &[
+            ("DATABASE_URL", &cluster.url("postgres")),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("DB_TIMEOUT_SECS", "2"),
+        ],
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| tokio::spawn(write_until(Arc::clone(&stop), server.url(""), w)))
+        .collect();
+    let faults = {
+        let cluster = Arc::clone(&cluster);
+        tokio::task::spawn_blocking(move || {
+            let (mut kills, mut crashes) = (0, 0);
+            std::thread::sleep(Duration::from_millis(800));
+            let every = BACKEND_KILLS / CRASH_RESTARTS + 1;
+            for round in 1..=BACKEND_KILLS + CRASH_RESTARTS {
+                if round % every == 0 && crashes < CRASH_RESTARTS {
+                    cluster.stop_immediately().unwrap();
+                    cluster.start_again().unwrap();
+                    crashes += 1;
+                } else if kill_a_backend(&cluster) {
+                    kills += 1;
+                }
+                wait_until_up(&cluster);
+                // Long enough for the pool to reconnect and writes to flow.
+                std::thread::sleep(Duration::from_millis(900));
+            }
+            (kills, crashes)
+        })
+    };
+    let (kills, crashes) = faults.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let mut outcomes = Vec::new();
+    for writer in writers {
+        outcomes.extend(writer.await.unwrap());
+    }
+
+    let stored: HashMap<String, i64> = cluster
+        .sql("postgres", "SELECT title, id FROM tasks")
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let (title, id) = line.split_once('|')?;
+            Some((title.to_owned(), id.parse().ok()?))
+        })
+        .collect();
+    let acknowledged: Vec<&Outcome> = outcomes.iter().filter(|o| o.status == 201).collect();
+    let lost: Vec<&str> = acknowledged
+        .iter()
+        .filter(|o| o.id.is_none() || stored.get(&o.title) != o.id.as_ref())
+        .map(|o| o.title.as_str())
+        .collect();
+    let failed: HashSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.status == 503 || o.status == 0)
+        .map(|o| o.title.as_str())
+        .collect();
+    let acknowledged_titles: HashSet<&str> =
+        acknowledged.iter().map(|o| o.title.as_str()).collect();
+    let unacknowledged: Vec<&str> = stored
+        .keys()
+        .map(String::as_str)
+        .filter(|title| !acknowledged_titles.contains(title))
+        .collect();
+    let committed_despite_503 = unacknowledged
+        .iter()
+        .filter(|title| failed.contains(*title))
+        .count();
+    let unexplained: Vec<&&str> = unacknowledged
+        .iter()
+        .filter(|title| !failed.contains(*title))
+        .collect();
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for outcome in &outcomes {
+        *statuses.entry(outcome.status).or_default() += 1;
+    }
+    report(&format!(
+        "{} writes from {WRITERS} writers through {kills} killed backends and {crashes} crash restarts: \
+         statuses {statuses:?}; {} acknowledged, {} of them missing; {} rows stored, \
+         {committed_despite_503} of them for requests answered 503 (committed, answer lost)",
+        outcomes.len(),
+        acknowledged.len(),
+        lost.len(),
+        stored.len(),
+    ));
+
+    assert_eq!(
+        kills + crashes,
+        BACKEND_KILLS + CRASH_RESTARTS,
+        "every fault happened"
+    );
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes are not in the table: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
+    assert!(
+        unexplained.is_empty(),
+        "rows stored for requests that were neither acknowledged nor failed: {unexplained:?}"
+    );
+    assert!(
+        statuses.keys().all(|s| *s == 201 || *s == 503),
+        "every write ends in 201 or 503: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&503).copied().unwrap_or(0) > 0,
+        "the faults were felt (otherwise this test proves nothing)"
+    );
+    assert!(
+        acknowledged.len() > 1000,
+        "the writers kept writing between faults"
+    );
+    assert_eq!(server.terminate().0, 0);
+}
+
+/// PostgreSQL can refuse a commit after the statement produced its
+/// `RETURNING` row (here a deferred constraint trigger; in life a
+/// serialization failure, a full disk or a backend killed at that moment).
+/// The answer must wait for the commit's outcome: no write is acknowledged
+/// unless it is stored.
+#[tokio::test]
+async fn a_write_whose_commit_fails_is_never_acknowledged() {
+    use diesel::sql_query;
+    use diesel_async::RunQueryDsl;
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.create_database().await;
+    let db = Database::postgres(&database.url, POOL).unwrap();
+    db.migrate().await.unwrap();
+    let mut admin = AsyncPgConnection::establish(&database.url).await.unwrap();
+    for sql in [
+        "CREATE TABLE sabotage (on_commit boolean)",
+        "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF EXISTS (SELECT FROM sabotage) THEN RAISE EXCEPTION 'refused at commit'; \
+         END IF; RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT OR UPDATE OR DELETE ON tasks \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()",
+    ] {
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut admin)
+            .await
+            .unwrap();
+    }
+    let app = TestApp::on_database(db, TokenVerifier::with_shared_secret(SECRET, 0));
+    let alice = TestUser::new("alice");
+    let task = app.new_task(&alice, "before").await;
+    let id = id_of(&task);
+
+    sql_query("INSERT INTO sabotage VALUES (true)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let attempts = [
+        (
+            Method::POST,
+            alice.tasks_path(),
+            Some(json!({"title": "never stored"})),
+        ),
+        (
+            Method::PUT,
+            alice.task_path(id),
+            Some(json!({"title": "never stored"})),
+        ),
+        (
+            Method::PATCH,
+            format!("{}/complete", alice.task_path(id)),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("{}/complete", alice.task_path(id)),
+            Some(json!({"completed": true})),
+        ),
+        (Method::DELETE, alice.task_path(id), None),
+    ];
+    for (method, path, body) in attempts {
+        let reply = app
+            .send(method.clone(), &path, Some(&alice.token), body)
+            .await;
+        assert!(
+            !reply.status.is_success(),
+            "{method} {path} was acknowledged ({}) but its commit failed: {}",
+            reply.status,
+            reply.body
+        );
+    }
+    sql_query("DELETE FROM sabotage")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let list = app.list(&alice, "").await;
+    list.expect(200);
+    assert_eq!(list.body, json!([task]), "nothing changed");
+    drop(database);
+}
