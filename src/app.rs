@@ -7,7 +7,7 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, Version, header},
     middleware::{Cors, NormalizePath, TrailingSlash},
 };
 use poem_openapi::OperationId;
@@ -51,6 +51,42 @@ pub fn build_app(
         .data(state)
 }
 
+/// Reads a request body into memory, but never more than one byte past
+/// `limit`: enough for the payload extractor to answer 413 in its turn.
+async fn read_body(body: poem::Body, limit: usize) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut read = Vec::new();
+    body.into_async_read()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut read)
+        .await?;
+    Ok(read)
+}
+
+/// Receives the request, then runs it, both within `timeout`: a body still
+/// arriving at the deadline is the client's slowness (408), anything later
+/// is ours or the database's (503). Checks first what HTTP itself requires.
+async fn run<E: Endpoint>(
+    next: &E,
+    mut req: Request,
+    timeout: Duration,
+) -> poem::Result<E::Output> {
+    use problem::ApiError;
+    if req.version() == Version::HTTP_11 && req.headers().get_all(header::HOST).iter().count() != 1
+    {
+        return Err(ApiError::BadHost.into());
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let body = tokio::time::timeout_at(deadline, read_body(req.take_body(), api::MAX_BODY_BYTES))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(timeout.as_secs()))?
+        .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?;
+    req.set_body(body);
+    tokio::time::timeout_at(deadline, next.call(req))
+        .await
+        .unwrap_or_else(|_| Err(ApiError::Unavailable.into()))
+}
+
 /// Renders every error, from any layer, as problem JSON, then writes one log
 /// line per request: method, route template, status, latency. Never a header
 /// (so never a token) and never a raw path (it may hold anything).
@@ -63,9 +99,7 @@ async fn handle<E: Endpoint>(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let started = Instant::now();
-    let outcome = tokio::time::timeout(timeout, next.call(req))
-        .await
-        .unwrap_or_else(|_| Err(problem::ApiError::Unavailable.into()));
+    let outcome = run(&*next, req, timeout).await;
     let (response, operation) = match outcome {
         Ok(output) => {
             let response = output.into_response();

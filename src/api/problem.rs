@@ -78,6 +78,11 @@ pub enum ApiError {
     Invalid(#[from] ValidationError),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    #[error("the request body did not arrive within REQUEST_TIMEOUT_SECS ({0} s); send it at once")]
+    RequestTimeout(u64),
+    /// RFC 9112 §3.2: an HTTP/1.1 request names its host exactly once.
+    #[error("an HTTP/1.1 request must carry exactly one Host header")]
+    BadHost,
     #[error("internal server error")]
     Internal,
 }
@@ -113,6 +118,8 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TaskNotFound => StatusCode::NOT_FOUND,
             Self::TooManyTasks(_) => StatusCode::CONFLICT,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::BadHost => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,6 +134,14 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut response = problem_response(self.status(), self.to_string(), errors);
+        if let Self::RequestTimeout(_) = self {
+            // The rest of the body may still be on its way: this connection
+            // cannot carry another request.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
         if let Self::Unauthorized(err) = self {
             // RFC 6750 §3.1: no error code when the request had no credentials.
             let challenge = match err {
@@ -244,6 +259,7 @@ pub mod statuses {
     pub const UNPROCESSABLE: u16 = 1 << 5;
     pub const UNAVAILABLE: u16 = 1 << 6;
     pub const CONFLICT: u16 = 1 << 7;
+    pub const REQUEST_TIMEOUT: u16 = 1 << 8;
 }
 
 /// The error half of an operation's result: an [`ApiError`] at run time, and in
@@ -302,6 +318,12 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 404,
                 "The user has no task with this id (another user's task is indistinguishable from a missing one).",
                 "no such task",
+            ),
+            (
+                REQUEST_TIMEOUT,
+                408,
+                "The request body arrived slower than the server waits (`REQUEST_TIMEOUT_SECS`); the connection is closed.",
+                "the request body did not arrive within REQUEST_TIMEOUT_SECS (30 s); send it at once",
             ),
             (
                 CONFLICT,

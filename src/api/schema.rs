@@ -238,10 +238,28 @@ impl<T: Type + Serialize> Payload for FastJson<T> {
     }
 }
 
+/// Bodies from this size on are written off the async worker threads.
+const LARGE_BODY: usize = 256 * 1024;
+
 impl<T: Serialize + BodySize + Send> IntoResponse for FastJson<T> {
     fn into_response(self) -> Response {
-        let mut body = Vec::with_capacity(self.0.body_size());
-        match serde_json::to_writer(&mut body, &self.0) {
+        let size = self.0.body_size();
+        let mut body = Vec::with_capacity(size);
+        let write = |body: &mut Vec<u8>| serde_json::to_writer(body, &self.0);
+        // A listing of thousands of tasks takes milliseconds of CPU (tens in
+        // a debug build): on a worker thread, a burst of them would leave
+        // nothing to answer `/health` or anyone else. `block_in_place` hands
+        // the worker's other tasks to a fresh thread meanwhile. (Not on a
+        // current-thread runtime, as in-process tests use, where it panics.)
+        let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        let written = if size >= LARGE_BODY && multi_thread {
+            tokio::task::block_in_place(|| write(&mut body))
+        } else {
+            write(&mut body)
+        };
+        match written {
             Ok(()) => Response::builder()
                 .header(header::CONTENT_TYPE, JSON)
                 .body(body),

@@ -18,9 +18,11 @@ use crate::{
 
 /// Statuses each kind of operation can answer with besides its success.
 const LIST: u16 = UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | UNAVAILABLE;
-const CREATE: u16 = LIST | CONFLICT | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+/// Operations that read a body can also time out while receiving it.
+const BODY: u16 = REQUEST_TIMEOUT | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+const CREATE: u16 = LIST | CONFLICT | BODY;
 const ONE_TASK: u16 = LIST | NOT_FOUND;
-const CHANGE_ONE_TASK: u16 = ONE_TASK | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+const CHANGE_ONE_TASK: u16 = ONE_TASK | BODY;
 
 /// A task, as every operation returns it.
 #[derive(Object, serde::Serialize)]

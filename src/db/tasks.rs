@@ -12,6 +12,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::{dsl::not, prelude::*};
 use diesel_async::RunQueryDsl;
+use futures_util::TryStreamExt;
 
 use super::{Database, DbError};
 use crate::domain::{ListQuery, NewTask, SortKey, SortOrder, Task, TaskChanges, UserId};
@@ -41,6 +42,9 @@ impl From<TaskRow> for Task {
         }
     }
 }
+
+/// How many rows a listing maps before it yields its worker thread.
+const ROWS_BETWEEN_YIELDS: usize = 256;
 
 /// The server's clock, at the microsecond precision both backends store, so
 /// what is returned equals what is stored.
@@ -75,7 +79,18 @@ pub async fn list(db: &Database, owner: &UserId, query: ListQuery) -> Result<Vec
                 select.order((tasks::title.desc(), tasks::id.desc()))
             }
         };
-        select.load(conn).await?
+        let mut stream = select.load_stream::<TaskRow>(conn).await?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await? {
+            rows.push(row);
+            // Turning thousands of rows into tasks takes milliseconds (tens
+            // in a debug build) of a worker thread that other requests,
+            // `/health` included, are queued on: let them in every so often.
+            if rows.len() % ROWS_BETWEEN_YIELDS == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        rows
     });
     Ok(rows.into_iter().map(Task::from).collect())
 }

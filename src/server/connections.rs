@@ -48,7 +48,7 @@ pub struct ConnectionLimits {
 }
 
 /// How often the counters of closed connections are logged (when non-zero).
-const REPORT_EVERY: Duration = Duration::from_secs(10);
+const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// Connections closed by a limit since the last report.
 #[derive(Default)]

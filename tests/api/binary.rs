@@ -92,6 +92,34 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `host:port`, for raw TCP clients.
+    pub(crate) fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything printed so far.
+    pub(crate) fn logs(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to `within` for a printed line containing `needle`.
+    pub(crate) fn wait_for_log(&self, needle: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|line| line.contains(needle)) {
+                return Some(line);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The dev-mode token printed at start-up (after the banner is complete).
     fn dev_token(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -8,6 +8,7 @@ mod contract;
 mod durability;
 mod ecosystem;
 mod health;
+mod hostile;
 mod isolation;
 mod jwks;
 mod malformed;
