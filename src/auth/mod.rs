@@ -12,8 +12,10 @@
 
 mod jwks;
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::IgnoredAny};
+use serde_json::Value;
 
 pub use jwks::{JwksSettings, JwksVerifier};
 
@@ -42,6 +44,10 @@ pub enum AuthError {
     NotYetValid,
     #[error("the token has no `{0}` claim")]
     MissingClaim(&'static str),
+    #[error("the token's `{0}` claim is not a number of seconds since 1970-01-01 UTC")]
+    NotANumericDate(&'static str),
+    #[error("the token's `sub` claim must be a string")]
+    SubjectNotAString,
     #[error("the token's issuer is not accepted")]
     WrongIssuer,
     #[error("the token's audience is not accepted")]
@@ -53,38 +59,113 @@ pub enum AuthError {
     KeysUnavailable,
 }
 
-/// The claims this service reads; others (email, name, iat …) are ignored.
-#[derive(Deserialize)]
+/// What this service takes from a token: its subject, checked.
 struct Claims {
-    sub: String,
+    sub: UserId,
 }
 
-/// Decodes and validates `token`; the subject when it is acceptable.
+/// The claims as sent. A member set to `null` is `Some(Value::Null)`: present,
+/// and of the wrong type.
+#[derive(Deserialize)]
+struct RawClaims {
+    #[serde(default, deserialize_with = "present")]
+    sub: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    exp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    nbf: Option<Value>,
+}
+
+/// `Some` whenever the member is there: plain `Option` reads `null` as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl Claims {
+    /// Reads the payload of `token` and checks the claims this service uses.
+    ///
+    /// jsonwebtoken reports an `exp` or `sub` of the wrong type as missing, an
+    /// `nbf` of the wrong type (or any of them as an object) as a malformed
+    /// token; reading them here says what is wrong. This only ever refuses: a
+    /// token is accepted only after jsonwebtoken has checked its signature.
+    fn read(token: &str) -> Result<Self, AuthError> {
+        let mut segments = token.split('.');
+        let (Some(_), Some(payload), Some(_), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(AuthError::Malformed);
+        };
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| AuthError::Malformed)?;
+        let raw: RawClaims = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+        // `exp` and `nbf` as jsonwebtoken reads them (it checks their times).
+        for (name, claim) in [("exp", &raw.exp), ("nbf", &raw.nbf)] {
+            if claim.as_ref().is_some_and(|v| numeric_date(v).is_none()) {
+                return Err(AuthError::NotANumericDate(name));
+            }
+        }
+        if raw.exp.is_none() {
+            return Err(AuthError::MissingClaim("exp"));
+        }
+        let sub = match raw.sub {
+            None => return Err(AuthError::MissingClaim("sub")),
+            Some(Value::String(sub)) if sub.is_empty() => {
+                return Err(AuthError::MissingClaim("sub"));
+            }
+            Some(Value::String(sub)) => sub,
+            Some(_) => return Err(AuthError::SubjectNotAString),
+        };
+        Ok(Self {
+            sub: UserId::new(sub),
+        })
+    }
+}
+
+/// A NumericDate (RFC 7519 §2) as jsonwebtoken accepts one: a non-negative
+/// number of seconds, fractions rounded.
+fn numeric_date(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < u64::MAX as f64)
+            .map(|secs| secs.round() as u64)
+    })
+}
+
+/// Checks `token`'s claims, then its signature and times; the subject when it
+/// is acceptable.
 fn decode_with(
     token: &str,
     key: &DecodingKey,
     validation: &Validation,
 ) -> Result<UserId, AuthError> {
-    let data =
-        jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidAlgorithm => AuthError::AlgorithmNotAccepted,
-            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience,
-            ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
-                "exp" => AuthError::MissingClaim("exp"),
-                "iss" => AuthError::MissingClaim("iss"),
-                "aud" => AuthError::MissingClaim("aud"),
-                _ => AuthError::MissingClaim("sub"),
-            },
+    let claims = Claims::read(token)?;
+    jsonwebtoken::decode::<IgnoredAny>(token, key, validation).map_err(|err| match err.kind() {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::InvalidAlgorithm => AuthError::AlgorithmNotAccepted,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidClaimFormat(claim) => match claim.as_str() {
+            "exp" => AuthError::NotANumericDate("exp"),
+            "nbf" => AuthError::NotANumericDate("nbf"),
             _ => AuthError::Malformed,
-        })?;
-    if data.claims.sub.is_empty() {
-        return Err(AuthError::MissingClaim("sub"));
-    }
-    Ok(UserId::new(data.claims.sub))
+        },
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => AuthError::MissingClaim("exp"),
+            "iss" => AuthError::MissingClaim("iss"),
+            "aud" => AuthError::MissingClaim("aud"),
+            _ => AuthError::MissingClaim("sub"),
+        },
+        _ => AuthError::Malformed,
+    })?;
+    // The signature verified: the claims read above are the signed ones.
+    Ok(claims.sub)
 }
 
 /// HS256 with the shared secret.
@@ -189,7 +270,104 @@ impl TokenVerifier {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    const SECRET: &str = "s";
+
+    /// An HS256 token with this header and these claims, whatever they hold.
+    fn signed(header: &Value, claims: &Value) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    fn hs256() -> Value {
+        json!({"alg": "HS256", "typ": "JWT"})
+    }
+
+    fn in_ten_minutes() -> i64 {
+        chrono::Utc::now().timestamp() + 600
+    }
+
+    async fn verify(claims: Value) -> Result<UserId, AuthError> {
+        TokenVerifier::with_shared_secret(SECRET, 0)
+            .verify(&signed(&hs256(), &claims))
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_exp_or_nbf_that_is_not_a_number_is_called_that_not_missing() {
+        let not_numbers = [
+            json!("soon"),
+            json!({"at": 1}),
+            json!([1]),
+            json!(null),
+            json!(true),
+            json!(-5),
+        ];
+        for bad in not_numbers {
+            assert_eq!(
+                verify(json!({"sub": "a", "exp": bad})).await,
+                Err(AuthError::NotANumericDate("exp")),
+                "exp: {bad}"
+            );
+            assert_eq!(
+                verify(json!({"sub": "a", "exp": in_ten_minutes(), "nbf": bad})).await,
+                Err(AuthError::NotANumericDate("nbf")),
+                "nbf: {bad}"
+            );
+        }
+        assert_eq!(
+            AuthError::NotANumericDate("exp").to_string(),
+            "the token's `exp` claim is not a number of seconds since 1970-01-01 UTC"
+        );
+        assert_eq!(
+            verify(json!({"sub": "a"})).await,
+            Err(AuthError::MissingClaim("exp"))
+        );
+        // RFC 7519's NumericDate may have a fraction.
+        let exp = in_ten_minutes() as f64 + 0.5;
+        assert!(verify(json!({"sub": "a", "exp": exp})).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_sub_that_is_not_a_string_says_so() {
+        let not_strings = [
+            json!(42),
+            json!(null),
+            json!(true),
+            json!(["a"]),
+            json!({"id": "a"}),
+        ];
+        for bad in not_strings {
+            assert_eq!(
+                verify(json!({"sub": bad, "exp": in_ten_minutes()})).await,
+                Err(AuthError::SubjectNotAString),
+                "sub: {bad}"
+            );
+        }
+        assert_eq!(
+            AuthError::SubjectNotAString.to_string(),
+            "the token's `sub` claim must be a string"
+        );
+        for missing in [
+            json!({"exp": in_ten_minutes()}),
+            json!({"sub": "", "exp": in_ten_minutes()}),
+        ] {
+            assert_eq!(verify(missing).await, Err(AuthError::MissingClaim("sub")));
+        }
+    }
 
     #[tokio::test]
     async fn an_oversized_token_is_refused_before_parsing() {

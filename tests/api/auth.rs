@@ -6,7 +6,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use poem::http::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, SECRET, TestUser, backend_tests, every_task_route, now, sign};
+use crate::support::{
+    Backend, Reply, SECRET, TestApp, TestUser, backend_tests, every_task_route, now, sign,
+};
 
 /// A refused token: 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 #[track_caller]
@@ -91,6 +93,14 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
             sign(&json!({"sub": "", "exp": now() + 600}), SECRET),
         ),
         ("no exp", sign(&json!({"sub": "alice"}), SECRET)),
+        (
+            "exp not a number",
+            sign(&json!({"sub": "alice", "exp": "soon"}), SECRET),
+        ),
+        (
+            "sub not a string",
+            sign(&json!({"sub": 42, "exp": now() + 600}), SECRET),
+        ),
         ("tampered payload", tampered),
         (
             "oversized",
@@ -201,5 +211,46 @@ backend_tests! {
         app.update_task(&alice, 12345, json!({"title": "fine"}))
             .await
             .expect_problem(404);
+    }
+}
+
+/// `token` is refused with a 401 whose detail contains `why`.
+#[track_caller]
+fn expect_refusal(reply: &Reply, why: &str) {
+    expect_401(reply);
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(detail.contains(why), "{detail:?} does not say {why:?}");
+}
+
+// Tokens are refused before any query: one backend is enough for these.
+
+#[tokio::test]
+async fn a_claim_of_the_wrong_type_is_named_not_called_missing() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let cases = [
+        (
+            json!({"sub": "alice", "exp": "soon"}),
+            "the token's `exp` claim is not a number",
+        ),
+        (
+            json!({"sub": "alice", "exp": {"in": 600}}),
+            "the token's `exp` claim is not a number",
+        ),
+        (
+            json!({"sub": "alice", "exp": now() + 600, "nbf": "now"}),
+            "the token's `nbf` claim is not a number",
+        ),
+        (
+            json!({"sub": 42, "exp": now() + 600}),
+            "the token's `sub` claim must be a string",
+        ),
+    ];
+    for (claims, why) in cases {
+        let token = sign(&claims, SECRET);
+        expect_refusal(
+            &app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
+                .await,
+            why,
+        );
     }
 }
