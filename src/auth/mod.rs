@@ -48,6 +48,10 @@ pub enum AuthError {
     NotANumericDate(&'static str),
     #[error("the token's `sub` claim must be a string")]
     SubjectNotAString,
+    #[error("the token's `sub` is longer than {} bytes", UserId::MAX_BYTES)]
+    SubjectTooLong,
+    #[error("the token's `sub` contains a NUL character")]
+    SubjectHasNul,
     #[error("the token's issuer is not accepted")]
     WrongIssuer,
     #[error("the token's audience is not accepted")]
@@ -115,6 +119,12 @@ impl Claims {
             None => return Err(AuthError::MissingClaim("sub")),
             Some(Value::String(sub)) if sub.is_empty() => {
                 return Err(AuthError::MissingClaim("sub"));
+            }
+            Some(Value::String(sub)) if sub.len() > UserId::MAX_BYTES => {
+                return Err(AuthError::SubjectTooLong);
+            }
+            Some(Value::String(sub)) if sub.contains('\0') => {
+                return Err(AuthError::SubjectHasNul);
             }
             Some(Value::String(sub)) => sub,
             Some(_) => return Err(AuthError::SubjectNotAString),
@@ -339,6 +349,41 @@ mod tests {
         // RFC 7519's NumericDate may have a fraction.
         let exp = in_ten_minutes() as f64 + 0.5;
         assert!(verify(json!({"sub": "a", "exp": exp})).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_sub_may_be_255_bytes_of_utf8_and_no_more() {
+        // 127 two-byte characters and one more byte: 255 bytes, 128 characters.
+        let longest = format!("{}a", "é".repeat(127));
+        assert_eq!(longest.len(), UserId::MAX_BYTES);
+        let user = verify(json!({"sub": longest, "exp": in_ten_minutes()})).await;
+        assert_eq!(user.unwrap().as_str(), longest);
+
+        // 128 characters again, but 256 bytes.
+        let too_long = "é".repeat(128);
+        assert_eq!(
+            verify(json!({"sub": too_long, "exp": in_ten_minutes()})).await,
+            Err(AuthError::SubjectTooLong)
+        );
+        assert_eq!(
+            AuthError::SubjectTooLong.to_string(),
+            "the token's `sub` is longer than 255 bytes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sub_with_nul_is_refused() {
+        for sub in ["\0", "alice\0", "\0alice", "al\0ice"] {
+            assert_eq!(
+                verify(json!({"sub": sub, "exp": in_ten_minutes()})).await,
+                Err(AuthError::SubjectHasNul),
+                "{sub:?}"
+            );
+        }
+        assert_eq!(
+            AuthError::SubjectHasNul.to_string(),
+            "the token's `sub` contains a NUL character"
+        );
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::http::Method;
 use serde_json::{Value, json};
 
@@ -101,6 +102,14 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
             "sub not a string",
             sign(&json!({"sub": 42, "exp": now() + 600}), SECRET),
         ),
+        (
+            "sub longer than 255 bytes",
+            sign(&json!({"sub": "x".repeat(256), "exp": now() + 600}), SECRET),
+        ),
+        (
+            "sub with NUL",
+            sign(&json!({"sub": "alice\0", "exp": now() + 600}), SECRET),
+        ),
         ("tampered payload", tampered),
         (
             "oversized",
@@ -172,6 +181,36 @@ backend_tests! {
         );
         let verifier = todo_api::auth::TokenVerifier::with_shared_secret(SECRET, 30);
         assert!(verifier.verify(&token).await.is_ok(), "30 s of leeway accepts it");
+    }
+
+    async fn a_sub_of_255_bytes_owns_tasks_and_a_longer_one_or_nul_is_refused(app: TestApp) {
+        let tasks_path =
+            |user: &str| format!("/api/{}/tasks", utf8_percent_encode(user, NON_ALPHANUMERIC));
+        // 127 two-byte characters and one more byte: 255 bytes of UTF-8.
+        let longest = format!("{}a", "é".repeat(127));
+        let token = sign(&json!({"sub": longest, "exp": now() + 600}), SECRET);
+        let path = tasks_path(&longest);
+        let created = app
+            .send(Method::POST, &path, Some(&token), Some(json!({"title": "mine"})))
+            .await;
+        assert_eq!(created.expect(201).body["user_id"], longest.as_str());
+        let listed = app.send(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(listed.expect(200).body.as_array().unwrap().len(), 1);
+
+        // A few KiB of `sub` used to overflow PostgreSQL's index entries (500),
+        // and its text cannot hold NUL at all.
+        let refused = [
+            ("é".repeat(128), "the token's `sub` is longer than 255 bytes"),
+            ("x".repeat(4000), "the token's `sub` is longer than 255 bytes"),
+            ("alice\0".to_owned(), "the token's `sub` contains a NUL character"),
+        ];
+        for (sub, why) in refused {
+            let token = sign(&json!({"sub": sub, "exp": now() + 600}), SECRET);
+            let reply = app
+                .send(Method::POST, &tasks_path(&sub), Some(&token), Some(json!({"title": "t"})))
+                .await;
+            expect_refusal(&reply, why);
+        }
     }
 
     async fn extra_claims_from_a_frontend_are_ignored(app: TestApp) {
