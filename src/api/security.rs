@@ -14,7 +14,8 @@ use crate::{auth::AuthError, domain::UserId};
 /// checked against Better Auth's JWKS; `iss` and `aud` are Better Auth's origin)
 /// — a frontend gets one with `authClient.token()` or from
 /// `GET /api/auth/token`; (2) HS256 tokens signed with the shared
-/// `BETTER_AUTH_SECRET`, as a frontend mints them in its own route.
+/// `BETTER_AUTH_SECRET`, as a frontend mints them in its own route. No JWS
+/// extension is supported: a token with a `crit` header is refused.
 #[derive(SecurityScheme)]
 #[oai(
     rename = "bearerAuth",

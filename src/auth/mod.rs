@@ -34,6 +34,8 @@ pub enum AuthError {
     Oversized,
     #[error("the token is not a well-formed JWT")]
     Malformed,
+    #[error("the token has a `crit` header: this server supports no JWS extensions")]
+    CriticalHeader,
     #[error("the token's algorithm is not accepted")]
     AlgorithmNotAccepted,
     #[error("the token's signature does not verify")]
@@ -144,6 +146,29 @@ fn numeric_date(value: &Value) -> Option<u64> {
             .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < u64::MAX as f64)
             .map(|secs| secs.round() as u64)
     })
+}
+
+/// A JWS header as far as `crit` goes: whether it is there at all.
+#[derive(Deserialize)]
+struct Extensions {
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<IgnoredAny>,
+}
+
+/// A token must be refused when its `crit` header names an extension the
+/// recipient does not understand (RFC 7515 §4.1.11). This server understands
+/// none, so any `crit`, even an empty or `null` one (which the RFC forbids),
+/// refuses the token. jsonwebtoken parses `crit` but does not act on it.
+fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
+    let header = token.split('.').next().unwrap_or_default();
+    let json = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| AuthError::Malformed)?;
+    let extensions: Extensions = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+    match extensions.crit {
+        Some(_) => Err(AuthError::CriticalHeader),
+        None => Ok(()),
+    }
 }
 
 /// Checks `token`'s claims, then its signature and times; the subject when it
@@ -258,6 +283,8 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Oversized);
         }
+        // Before the path is chosen, so that both paths refuse it.
+        refuse_critical_extensions(token)?;
         // The header only chooses the path; each path checks the signature
         // against its own pinned algorithm(s). `none` is not an Algorithm.
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
@@ -314,6 +341,38 @@ mod tests {
         TokenVerifier::with_shared_secret(SECRET, 0)
             .verify(&signed(&hs256(), &claims))
             .await
+    }
+
+    #[tokio::test]
+    async fn a_crit_header_is_refused_whatever_it_names_on_either_path() {
+        let claims = json!({"sub": "a", "exp": in_ten_minutes()});
+        let verifier = TokenVerifier::with_shared_secret(SECRET, 0);
+        for crit in [
+            json!(["exp"]),
+            json!(["b64"]),
+            json!([]),
+            json!(null),
+            json!("x"),
+        ] {
+            let mut header = hs256();
+            header["crit"] = crit.clone();
+            assert_eq!(
+                verifier.verify(&signed(&header, &claims)).await,
+                Err(AuthError::CriticalHeader),
+                "crit: {crit}"
+            );
+        }
+        // An asymmetric token is refused before it is routed to the JWKS path.
+        let eddsa = signed(
+            &json!({"alg": "EdDSA", "kid": "k", "crit": ["b64"]}),
+            &claims,
+        );
+        assert_eq!(
+            verifier.verify(&eddsa).await,
+            Err(AuthError::CriticalHeader)
+        );
+        // Without `crit`, the same token passes.
+        assert!(verifier.verify(&signed(&hs256(), &claims)).await.is_ok());
     }
 
     #[tokio::test]

@@ -61,6 +61,16 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
         head.split('.').next().unwrap(),
         good.rsplit('.').next().unwrap()
     );
+    let with_crit = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".to_owned()]);
+        jsonwebtoken::encode(
+            &header,
+            &valid_claims(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
     vec![
         ("garbage", "not-a-jwt".to_owned()),
         ("empty segments", "..".to_owned()),
@@ -88,6 +98,7 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
             unsigned(&json!({"alg": "None", "typ": "JWT"}), &valid_claims()),
         ),
         ("HS512 with the right secret", hs512),
+        ("a crit header", with_crit),
         ("no sub", sign(&json!({"exp": now() + 600}), SECRET)),
         (
             "empty sub",
@@ -292,4 +303,22 @@ async fn a_claim_of_the_wrong_type_is_named_not_called_missing() {
             why,
         );
     }
+}
+
+#[tokio::test]
+async fn a_crit_header_is_refused_with_its_reason() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let mut header = Header::new(Algorithm::HS256);
+    header.crit = Some(vec!["b64".to_owned()]);
+    let token = jsonwebtoken::encode(
+        &header,
+        &valid_claims(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    expect_refusal(
+        &app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
+            .await,
+        "the token has a `crit` header",
+    );
 }

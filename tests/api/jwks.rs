@@ -306,6 +306,12 @@ async fn every_forged_or_invalid_jwks_token_is_rejected() {
             "alg none",
             unsigned(json!({"alg": "none", "kid": ed.kid}), &claims("alice")),
         ),
+        ("a crit header", {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(ed.kid.clone());
+            header.crit = Some(vec!["exp".to_owned()]);
+            jsonwebtoken::encode(&header, &claims("alice"), &ed.encoding).unwrap()
+        }),
         (
             "HS256 signed with the Ed25519 public key",
             hs256_with_public_key,
