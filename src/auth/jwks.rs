@@ -86,7 +86,14 @@ impl JwksVerifier {
         }
     }
 
-    pub async fn verify(&self, token: &str, kid: Option<&str>) -> Result<UserId, AuthError> {
+    /// The token's subject when it is acceptable; `max_ttl_secs` as in
+    /// [`TokenVerifier::and_max_ttl`](super::TokenVerifier::and_max_ttl).
+    pub async fn verify(
+        &self,
+        token: &str,
+        kid: Option<&str>,
+        max_ttl_secs: Option<u64>,
+    ) -> Result<UserId, AuthError> {
         // Better Auth always names the key; a token without a kid is not one of its.
         let kid = kid.ok_or(AuthError::UnknownKey)?;
         let stale = self
@@ -99,19 +106,29 @@ impl JwksVerifier {
             // Errors are fine here: cached keys keep serving.
             let _ = self.refresh().await;
         }
-        if let Some(result) = self.verify_cached(token, kid).await {
+        if let Some(result) = self.verify_cached(token, kid, max_ttl_secs).await {
             return result;
         }
         self.refresh().await?;
-        self.verify_cached(token, kid)
+        self.verify_cached(token, kid, max_ttl_secs)
             .await
             .unwrap_or(Err(AuthError::UnknownKey))
     }
 
-    async fn verify_cached(&self, token: &str, kid: &str) -> Option<Result<UserId, AuthError>> {
+    async fn verify_cached(
+        &self,
+        token: &str,
+        kid: &str,
+        max_ttl_secs: Option<u64>,
+    ) -> Option<Result<UserId, AuthError>> {
         let cache = self.cache.read().await;
         let key = cache.keys.get(kid)?;
-        Some(decode_with(token, &key.decoding, &key.validation))
+        Some(decode_with(
+            token,
+            &key.decoding,
+            &key.validation,
+            max_ttl_secs,
+        ))
     }
 
     /// Refetches unless a fetch was tried within the interval; one at a time.

@@ -44,6 +44,10 @@ pub enum AuthError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    #[error(
+        "the token's lifetime exceeds JWT_MAX_TTL_SECS: its `exp` is more than {0} seconds ahead"
+    )]
+    LifetimeTooLong(u64),
     #[error("the token has no `{0}` claim")]
     MissingClaim(&'static str),
     #[error("the token's `{0}` claim is not a number of seconds since 1970-01-01 UTC")]
@@ -65,9 +69,11 @@ pub enum AuthError {
     KeysUnavailable,
 }
 
-/// What this service takes from a token: its subject, checked.
+/// What this service takes from a token: its subject and expiry, checked.
 struct Claims {
     sub: UserId,
+    /// Seconds since the epoch.
+    exp: u64,
 }
 
 /// The claims as sent. A member set to `null` is `Some(Value::Null)`: present,
@@ -114,9 +120,9 @@ impl Claims {
                 return Err(AuthError::NotANumericDate(name));
             }
         }
-        if raw.exp.is_none() {
+        let Some(exp) = raw.exp.as_ref().and_then(numeric_date) else {
             return Err(AuthError::MissingClaim("exp"));
-        }
+        };
         let sub = match raw.sub {
             None => return Err(AuthError::MissingClaim("sub")),
             Some(Value::String(sub)) if sub.is_empty() => {
@@ -133,6 +139,7 @@ impl Claims {
         };
         Ok(Self {
             sub: UserId::new(sub),
+            exp,
         })
     }
 }
@@ -171,12 +178,13 @@ fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
     }
 }
 
-/// Checks `token`'s claims, then its signature and times; the subject when it
-/// is acceptable.
+/// Checks `token`'s claims, then its signature and times, then its lifetime
+/// against `max_ttl_secs`; the subject when it is acceptable.
 fn decode_with(
     token: &str,
     key: &DecodingKey,
     validation: &Validation,
+    max_ttl_secs: Option<u64>,
 ) -> Result<UserId, AuthError> {
     let claims = Claims::read(token)?;
     jsonwebtoken::decode::<IgnoredAny>(token, key, validation).map_err(|err| match err.kind() {
@@ -200,6 +208,14 @@ fn decode_with(
         _ => AuthError::Malformed,
     })?;
     // The signature verified: the claims read above are the signed ones.
+    if let Some(max_ttl_secs) = max_ttl_secs {
+        let latest = jsonwebtoken::get_current_timestamp()
+            .saturating_add(max_ttl_secs)
+            .saturating_add(validation.leeway);
+        if claims.exp > latest {
+            return Err(AuthError::LifetimeTooLong(max_ttl_secs));
+        }
+    }
     Ok(claims.sub)
 }
 
@@ -252,6 +268,7 @@ pub fn mint_token(secret: &str, sub: &str, ttl_secs: u64) -> String {
 pub struct TokenVerifier {
     shared_secret: Option<SharedSecret>,
     jwks: Option<JwksVerifier>,
+    max_ttl_secs: Option<u64>,
 }
 
 impl TokenVerifier {
@@ -268,6 +285,16 @@ impl TokenVerifier {
     /// Better Auth's tokens, checked with the keys at `settings.url`.
     pub fn and_jwks(mut self, settings: JwksSettings, leeway_secs: u64) -> Self {
         self.jwks = Some(JwksVerifier::new(settings, leeway_secs));
+        self
+    }
+
+    /// On both paths, refuses tokens whose `exp` is more than `max_ttl_secs`
+    /// (plus the leeway) from now; `None`, the default, sets no maximum. Why it
+    /// is optional: [`AuthConfig::max_ttl_secs`].
+    ///
+    /// [`AuthConfig::max_ttl_secs`]: crate::config::AuthConfig::max_ttl_secs
+    pub fn and_max_ttl(mut self, max_ttl_secs: Option<u64>) -> Self {
+        self.max_ttl_secs = max_ttl_secs;
         self
     }
 
@@ -294,11 +321,12 @@ impl TokenVerifier {
                     .shared_secret
                     .as_ref()
                     .ok_or(AuthError::AlgorithmNotAccepted)?;
-                decode_with(token, &path.key, &path.validation)
+                decode_with(token, &path.key, &path.validation, self.max_ttl_secs)
             }
             Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 => {
                 let jwks = self.jwks.as_ref().ok_or(AuthError::AlgorithmNotAccepted)?;
-                jwks.verify(token, header.kid.as_deref()).await
+                jwks.verify(token, header.kid.as_deref(), self.max_ttl_secs)
+                    .await
             }
             _ => Err(AuthError::AlgorithmNotAccepted),
         }
@@ -373,6 +401,31 @@ mod tests {
         );
         // Without `crit`, the same token passes.
         assert!(verifier.verify(&signed(&hs256(), &claims)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_token_living_longer_than_the_maximum_is_refused_when_one_is_set() {
+        let now = chrono::Utc::now().timestamp();
+        let token = |ttl: i64| signed(&hs256(), &json!({"sub": "a", "exp": now + ttl}));
+        let one_hour = TokenVerifier::with_shared_secret(SECRET, 5).and_max_ttl(Some(3600));
+        assert!(one_hour.verify(&token(900)).await.is_ok(), "15 min");
+        assert!(one_hour.verify(&token(3600)).await.is_ok(), "1 h");
+        assert!(
+            one_hour.verify(&token(3605)).await.is_ok(),
+            "1 h and the leeway"
+        );
+        assert_eq!(
+            one_hour.verify(&token(3600 + 60)).await,
+            Err(AuthError::LifetimeTooLong(3600))
+        );
+        assert_eq!(
+            AuthError::LifetimeTooLong(3600).to_string(),
+            "the token's lifetime exceeds JWT_MAX_TTL_SECS: its `exp` is more than 3600 seconds ahead"
+        );
+        // Unset, as by default: no maximum.
+        let ten_years = token(10 * 365 * 24 * 3600);
+        let unbounded = TokenVerifier::with_shared_secret(SECRET, 5);
+        assert!(unbounded.verify(&ten_years).await.is_ok());
     }
 
     #[tokio::test]

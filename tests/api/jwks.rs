@@ -327,6 +327,39 @@ async fn every_forged_or_invalid_jwks_token_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_maximum_lifetime_holds_for_better_auth_tokens_and_hs256_alike() {
+    let ed = TestKey::ed25519("k");
+    let server = JwksServer::start(&[&ed], "127.0.0.1:0".parse().unwrap()).await;
+    let verifier = TokenVerifier::with_shared_secret(SECRET, 0)
+        .and_jwks(settings(server.addr, Duration::from_secs(5)), 0)
+        .and_max_ttl(Some(3600));
+    let app = TestApp::spawn_with(Backend::Sqlite, verifier)
+        .await
+        .unwrap();
+    // Better Auth's own 15 minutes, and the hackathon pattern's hour.
+    list_as(&app, "alice", &ed.sign(&claims("alice")))
+        .await
+        .expect(200);
+    let hour = sign(&json!({"sub": "alice", "exp": now() + 3600}), SECRET);
+    list_as(&app, "alice", &hour).await.expect(200);
+
+    let week = now() + 7 * 24 * 3600;
+    let long_lived = [
+        ("EdDSA", ed.sign(&with(claims("alice"), "exp", json!(week)))),
+        ("HS256", sign(&json!({"sub": "alice", "exp": week}), SECRET)),
+    ];
+    for (case, token) in long_lived {
+        let reply = list_as(&app, "alice", &token).await;
+        expect_401(&reply, case);
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("lifetime exceeds JWT_MAX_TTL_SECS"),
+            "{case}: {detail}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_flood_of_unknown_kids_does_not_flood_better_auth() {
     let ed = TestKey::ed25519("only");
     let server = JwksServer::start(&[&ed], "127.0.0.1:0".parse().unwrap()).await;
