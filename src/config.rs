@@ -91,6 +91,16 @@ pub struct AuthConfig {
     pub dev_mode: bool,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_secs: u64,
+    /// `JWT_MAX_TTL_SECS`: the longest a token may still be valid for. A token
+    /// whose `exp` is further ahead than this (plus the leeway) is refused, so
+    /// a stolen token cannot be one minted to last for weeks.
+    ///
+    /// Unset by default (no maximum, as before it existed): frontends that
+    /// mint long-lived HS256 tokens keep working until their operators opt in.
+    /// Better Auth's `jwt()` tokens last 15 minutes and the hackathon pattern
+    /// signs for 1 hour, so 3600 admits both. Measured from now rather than
+    /// from `iat`, which HS256 tokens need not carry.
+    pub max_ttl_secs: Option<u64>,
 }
 
 impl Config {
@@ -119,6 +129,7 @@ impl Config {
                 jwks,
                 dev_mode,
                 leeway_secs: parse_or(&var, "JWT_LEEWAY_SECS", 5)?,
+                max_ttl_secs: max_ttl_secs(&var)?,
             },
             host: parse_or(&var, "HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: parse_or(&var, "PORT", 8000)?,
@@ -250,6 +261,18 @@ fn shared_secret(
     }
 }
 
+/// `JWT_MAX_TTL_SECS`: unset is no maximum; 0 would refuse every token, so it
+/// is taken for a mistake rather than for "no maximum".
+fn max_ttl_secs(var: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, ConfigError> {
+    match parse_opt(var, "JWT_MAX_TTL_SECS")? {
+        Some(0) => Err(ConfigError::Invalid {
+            var: "JWT_MAX_TTL_SECS",
+            reason: "must be at least 1 (unset it for no maximum)".to_owned(),
+        }),
+        secs => Ok(secs),
+    }
+}
+
 fn parse_or<T>(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -259,12 +282,28 @@ where
     T: std::str::FromStr,
     T::Err: fmt::Display,
 {
+    Ok(parse_opt(var, name)?.unwrap_or(default))
+}
+
+/// A setting with no default: `None` when unset.
+fn parse_opt<T>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
     match var(name) {
-        None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|err| ConfigError::Invalid {
-            var: name,
-            reason: format!("{raw:?}: {err}"),
-        }),
+        None => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|err| ConfigError::Invalid {
+                var: name,
+                reason: format!("{raw:?}: {err}"),
+            }),
     }
 }
 
@@ -474,6 +513,20 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().starts_with("PORT is invalid"), "{err}");
+    }
+
+    #[test]
+    fn the_maximum_token_lifetime_is_unset_by_default_and_a_bad_one_is_named() {
+        assert_eq!(config(&[]).unwrap().auth.max_ttl_secs, None);
+        let set = config(&[("JWT_MAX_TTL_SECS", "3600")]).unwrap();
+        assert_eq!(set.auth.max_ttl_secs, Some(3600));
+        for bad in ["one hour", "-1", "0", "1.5"] {
+            let err = config(&[("JWT_MAX_TTL_SECS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("JWT_MAX_TTL_SECS is invalid"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

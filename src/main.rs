@@ -102,6 +102,12 @@ fn main() -> ExitCode {
     if let Some(Command::Token { sub, ttl_secs }) = &cli.command {
         return match (&config.auth.shared_secret, config.auth.dev_mode) {
             (Some(secret), false) => {
+                if let Some(max) = config.auth.max_ttl_secs.filter(|max| ttl_secs > max) {
+                    eprintln!(
+                        "todo-api: warning: this server refuses tokens valid for more than \
+                         JWT_MAX_TTL_SECS={max} seconds; pass --ttl-secs {max} or less"
+                    );
+                }
                 println!("{}", auth::mint_token(secret.expose(), sub, *ttl_secs));
                 ExitCode::SUCCESS
             }

@@ -7,13 +7,16 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use super::{AppState, problem::ApiError};
 use crate::{auth::AuthError, domain::UserId};
 
-/// A JWT in `Authorization: Bearer <token>`; its `sub` (the Better Auth user id)
-/// must be the `user_id` in the path, and it must carry `exp`. Accepted, as the
-/// server is configured: (1) tokens from Better Auth's `jwt()` plugin (EdDSA,
-/// ES256, RS256 or PS256, checked against Better Auth's JWKS; `iss` and `aud` are
-/// Better Auth's origin) — a frontend gets one with `authClient.token()` or from
+/// A JWT in `Authorization: Bearer <token>`; its `sub` (the Better Auth user id,
+/// a string of at most 255 bytes of UTF-8 without NUL) must be the `user_id` in
+/// the path, and it must carry `exp`, no further ahead than `JWT_MAX_TTL_SECS`
+/// seconds when the server sets that maximum. Accepted, as the server is
+/// configured: (1) tokens from Better Auth's `jwt()` plugin (EdDSA, ES256, RS256
+/// or PS256, checked against Better Auth's JWKS; `iss` and `aud` are Better
+/// Auth's origin) — a frontend gets one with `authClient.token()` or from
 /// `GET /api/auth/token`; (2) HS256 tokens signed with the shared
-/// `BETTER_AUTH_SECRET`, as a frontend mints them in its own route.
+/// `BETTER_AUTH_SECRET`, as a frontend mints them in its own route. No JWS
+/// extension is supported: a token with a `crit` header is refused.
 #[derive(SecurityScheme)]
 #[oai(
     rename = "bearerAuth",

@@ -20,7 +20,8 @@ use crate::domain::UserId;
 /// Keys older than this are refetched on the next request that uses them
 /// (revoked keys disappear); if Better Auth does not answer, they stay.
 const MAX_KEY_AGE: Duration = Duration::from_secs(600);
-/// A JWKS larger than this is refused.
+/// A JWKS larger than this is refused: at its `Content-Length`, or as soon as
+/// the body read so far passes it.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
 /// Where the keys are and what the tokens must say.
@@ -86,7 +87,14 @@ impl JwksVerifier {
         }
     }
 
-    pub async fn verify(&self, token: &str, kid: Option<&str>) -> Result<UserId, AuthError> {
+    /// The token's subject when it is acceptable; `max_ttl_secs` as in
+    /// [`TokenVerifier::and_max_ttl`](super::TokenVerifier::and_max_ttl).
+    pub async fn verify(
+        &self,
+        token: &str,
+        kid: Option<&str>,
+        max_ttl_secs: Option<u64>,
+    ) -> Result<UserId, AuthError> {
         // Better Auth always names the key; a token without a kid is not one of its.
         let kid = kid.ok_or(AuthError::UnknownKey)?;
         let stale = self
@@ -99,19 +107,29 @@ impl JwksVerifier {
             // Errors are fine here: cached keys keep serving.
             let _ = self.refresh().await;
         }
-        if let Some(result) = self.verify_cached(token, kid).await {
+        if let Some(result) = self.verify_cached(token, kid, max_ttl_secs).await {
             return result;
         }
         self.refresh().await?;
-        self.verify_cached(token, kid)
+        self.verify_cached(token, kid, max_ttl_secs)
             .await
             .unwrap_or(Err(AuthError::UnknownKey))
     }
 
-    async fn verify_cached(&self, token: &str, kid: &str) -> Option<Result<UserId, AuthError>> {
+    async fn verify_cached(
+        &self,
+        token: &str,
+        kid: &str,
+        max_ttl_secs: Option<u64>,
+    ) -> Option<Result<UserId, AuthError>> {
         let cache = self.cache.read().await;
         let key = cache.keys.get(kid)?;
-        Some(decode_with(token, &key.decoding, &key.validation))
+        Some(decode_with(
+            token,
+            &key.decoding,
+            &key.validation,
+            max_ttl_secs,
+        ))
     }
 
     /// Refetches unless a fetch was tried within the interval; one at a time.
@@ -146,7 +164,7 @@ impl JwksVerifier {
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Key>, String> {
-        let response = self
+        let mut response = self
             .client
             .get(&self.settings.url)
             .send()
@@ -155,12 +173,25 @@ impl JwksVerifier {
         if !response.status().is_success() {
             return Err(format!("answered {}", response.status()));
         }
-        let body = response
-            .bytes()
+        let too_large = || format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes");
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // Read chunk by chunk and stop at the limit: buffering the whole body
+        // first let a 1 GiB answer take 754 MB of memory before it was refused.
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|err| err.without_url().to_string())?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
+            .map_err(|err| err.without_url().to_string())?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
         let set: JwkSet =
             serde_json::from_slice(&body).map_err(|err| format!("not a JWKS: {err}"))?;

@@ -12,8 +12,10 @@
 
 mod jwks;
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::IgnoredAny};
+use serde_json::Value;
 
 pub use jwks::{JwksSettings, JwksVerifier};
 
@@ -32,6 +34,8 @@ pub enum AuthError {
     Oversized,
     #[error("the token is not a well-formed JWT")]
     Malformed,
+    #[error("the token has a `crit` header: this server supports no JWS extensions")]
+    CriticalHeader,
     #[error("the token's algorithm is not accepted")]
     AlgorithmNotAccepted,
     #[error("the token's signature does not verify")]
@@ -40,8 +44,20 @@ pub enum AuthError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    #[error(
+        "the token's lifetime exceeds JWT_MAX_TTL_SECS: its `exp` is more than {0} seconds ahead"
+    )]
+    LifetimeTooLong(u64),
     #[error("the token has no `{0}` claim")]
     MissingClaim(&'static str),
+    #[error("the token's `{0}` claim is not a number of seconds since 1970-01-01 UTC")]
+    NotANumericDate(&'static str),
+    #[error("the token's `sub` claim must be a string")]
+    SubjectNotAString,
+    #[error("the token's `sub` is longer than {} bytes", UserId::MAX_BYTES)]
+    SubjectTooLong,
+    #[error("the token's `sub` contains a NUL character")]
+    SubjectHasNul,
     #[error("the token's issuer is not accepted")]
     WrongIssuer,
     #[error("the token's audience is not accepted")]
@@ -53,38 +69,154 @@ pub enum AuthError {
     KeysUnavailable,
 }
 
-/// The claims this service reads; others (email, name, iat …) are ignored.
-#[derive(Deserialize)]
+/// What this service takes from a token: its subject and expiry, checked.
 struct Claims {
-    sub: String,
+    sub: UserId,
+    /// Seconds since the epoch.
+    exp: u64,
 }
 
-/// Decodes and validates `token`; the subject when it is acceptable.
+/// The claims as sent. A member set to `null` is `Some(Value::Null)`: present,
+/// and of the wrong type.
+#[derive(Deserialize)]
+struct RawClaims {
+    #[serde(default, deserialize_with = "present")]
+    sub: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    exp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    nbf: Option<Value>,
+}
+
+/// `Some` whenever the member is there: plain `Option` reads `null` as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl Claims {
+    /// Reads the payload of `token` and checks the claims this service uses.
+    ///
+    /// jsonwebtoken reports an `exp` or `sub` of the wrong type as missing, an
+    /// `nbf` of the wrong type (or any of them as an object) as a malformed
+    /// token; reading them here says what is wrong. This only ever refuses: a
+    /// token is accepted only after jsonwebtoken has checked its signature.
+    fn read(token: &str) -> Result<Self, AuthError> {
+        let mut segments = token.split('.');
+        let (Some(_), Some(payload), Some(_), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(AuthError::Malformed);
+        };
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| AuthError::Malformed)?;
+        let raw: RawClaims = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+        // `exp` and `nbf` as jsonwebtoken reads them (it checks their times).
+        for (name, claim) in [("exp", &raw.exp), ("nbf", &raw.nbf)] {
+            if claim.as_ref().is_some_and(|v| numeric_date(v).is_none()) {
+                return Err(AuthError::NotANumericDate(name));
+            }
+        }
+        let Some(exp) = raw.exp.as_ref().and_then(numeric_date) else {
+            return Err(AuthError::MissingClaim("exp"));
+        };
+        let sub = match raw.sub {
+            None => return Err(AuthError::MissingClaim("sub")),
+            Some(Value::String(sub)) if sub.is_empty() => {
+                return Err(AuthError::MissingClaim("sub"));
+            }
+            Some(Value::String(sub)) if sub.len() > UserId::MAX_BYTES => {
+                return Err(AuthError::SubjectTooLong);
+            }
+            Some(Value::String(sub)) if sub.contains('\0') => {
+                return Err(AuthError::SubjectHasNul);
+            }
+            Some(Value::String(sub)) => sub,
+            Some(_) => return Err(AuthError::SubjectNotAString),
+        };
+        Ok(Self {
+            sub: UserId::new(sub),
+            exp,
+        })
+    }
+}
+
+/// A NumericDate (RFC 7519 §2) as jsonwebtoken accepts one: a non-negative
+/// number of seconds, fractions rounded.
+fn numeric_date(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < u64::MAX as f64)
+            .map(|secs| secs.round() as u64)
+    })
+}
+
+/// A JWS header as far as `crit` goes: whether it is there at all.
+#[derive(Deserialize)]
+struct Extensions {
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<IgnoredAny>,
+}
+
+/// A token must be refused when its `crit` header names an extension the
+/// recipient does not understand (RFC 7515 §4.1.11). This server understands
+/// none, so any `crit`, even an empty or `null` one (which the RFC forbids),
+/// refuses the token. jsonwebtoken parses `crit` but does not act on it.
+fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
+    let header = token.split('.').next().unwrap_or_default();
+    let json = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| AuthError::Malformed)?;
+    let extensions: Extensions = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+    match extensions.crit {
+        Some(_) => Err(AuthError::CriticalHeader),
+        None => Ok(()),
+    }
+}
+
+/// Checks `token`'s claims, then its signature and times, then its lifetime
+/// against `max_ttl_secs`; the subject when it is acceptable.
 fn decode_with(
     token: &str,
     key: &DecodingKey,
     validation: &Validation,
+    max_ttl_secs: Option<u64>,
 ) -> Result<UserId, AuthError> {
-    let data =
-        jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidAlgorithm => AuthError::AlgorithmNotAccepted,
-            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience,
-            ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
-                "exp" => AuthError::MissingClaim("exp"),
-                "iss" => AuthError::MissingClaim("iss"),
-                "aud" => AuthError::MissingClaim("aud"),
-                _ => AuthError::MissingClaim("sub"),
-            },
+    let claims = Claims::read(token)?;
+    jsonwebtoken::decode::<IgnoredAny>(token, key, validation).map_err(|err| match err.kind() {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::InvalidAlgorithm => AuthError::AlgorithmNotAccepted,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidClaimFormat(claim) => match claim.as_str() {
+            "exp" => AuthError::NotANumericDate("exp"),
+            "nbf" => AuthError::NotANumericDate("nbf"),
             _ => AuthError::Malformed,
-        })?;
-    if data.claims.sub.is_empty() {
-        return Err(AuthError::MissingClaim("sub"));
+        },
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => AuthError::MissingClaim("exp"),
+            "iss" => AuthError::MissingClaim("iss"),
+            "aud" => AuthError::MissingClaim("aud"),
+            _ => AuthError::MissingClaim("sub"),
+        },
+        _ => AuthError::Malformed,
+    })?;
+    // The signature verified: the claims read above are the signed ones.
+    if let Some(max_ttl_secs) = max_ttl_secs {
+        let latest = jsonwebtoken::get_current_timestamp()
+            .saturating_add(max_ttl_secs)
+            .saturating_add(validation.leeway);
+        if claims.exp > latest {
+            return Err(AuthError::LifetimeTooLong(max_ttl_secs));
+        }
     }
-    Ok(UserId::new(data.claims.sub))
+    Ok(claims.sub)
 }
 
 /// HS256 with the shared secret.
@@ -136,6 +268,7 @@ pub fn mint_token(secret: &str, sub: &str, ttl_secs: u64) -> String {
 pub struct TokenVerifier {
     shared_secret: Option<SharedSecret>,
     jwks: Option<JwksVerifier>,
+    max_ttl_secs: Option<u64>,
 }
 
 impl TokenVerifier {
@@ -155,6 +288,16 @@ impl TokenVerifier {
         self
     }
 
+    /// On both paths, refuses tokens whose `exp` is more than `max_ttl_secs`
+    /// (plus the leeway) from now; `None`, the default, sets no maximum. Why it
+    /// is optional: [`AuthConfig::max_ttl_secs`].
+    ///
+    /// [`AuthConfig::max_ttl_secs`]: crate::config::AuthConfig::max_ttl_secs
+    pub fn and_max_ttl(mut self, max_ttl_secs: Option<u64>) -> Self {
+        self.max_ttl_secs = max_ttl_secs;
+        self
+    }
+
     /// Fetches Better Auth's keys ahead of the first request, if configured.
     pub async fn prefetch(&self) {
         if let Some(jwks) = &self.jwks {
@@ -167,6 +310,8 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Oversized);
         }
+        // Before the path is chosen, so that both paths refuse it.
+        refuse_critical_extensions(token)?;
         // The header only chooses the path; each path checks the signature
         // against its own pinned algorithm(s). `none` is not an Algorithm.
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
@@ -176,11 +321,12 @@ impl TokenVerifier {
                     .shared_secret
                     .as_ref()
                     .ok_or(AuthError::AlgorithmNotAccepted)?;
-                decode_with(token, &path.key, &path.validation)
+                decode_with(token, &path.key, &path.validation, self.max_ttl_secs)
             }
             Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 => {
                 let jwks = self.jwks.as_ref().ok_or(AuthError::AlgorithmNotAccepted)?;
-                jwks.verify(token, header.kid.as_deref()).await
+                jwks.verify(token, header.kid.as_deref(), self.max_ttl_secs)
+                    .await
             }
             _ => Err(AuthError::AlgorithmNotAccepted),
         }
@@ -189,7 +335,196 @@ impl TokenVerifier {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    const SECRET: &str = "s";
+
+    /// An HS256 token with this header and these claims, whatever they hold.
+    fn signed(header: &Value, claims: &Value) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    fn hs256() -> Value {
+        json!({"alg": "HS256", "typ": "JWT"})
+    }
+
+    fn in_ten_minutes() -> i64 {
+        chrono::Utc::now().timestamp() + 600
+    }
+
+    async fn verify(claims: Value) -> Result<UserId, AuthError> {
+        TokenVerifier::with_shared_secret(SECRET, 0)
+            .verify(&signed(&hs256(), &claims))
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_crit_header_is_refused_whatever_it_names_on_either_path() {
+        let claims = json!({"sub": "a", "exp": in_ten_minutes()});
+        let verifier = TokenVerifier::with_shared_secret(SECRET, 0);
+        for crit in [
+            json!(["exp"]),
+            json!(["b64"]),
+            json!([]),
+            json!(null),
+            json!("x"),
+        ] {
+            let mut header = hs256();
+            header["crit"] = crit.clone();
+            assert_eq!(
+                verifier.verify(&signed(&header, &claims)).await,
+                Err(AuthError::CriticalHeader),
+                "crit: {crit}"
+            );
+        }
+        // An asymmetric token is refused before it is routed to the JWKS path.
+        let eddsa = signed(
+            &json!({"alg": "EdDSA", "kid": "k", "crit": ["b64"]}),
+            &claims,
+        );
+        assert_eq!(
+            verifier.verify(&eddsa).await,
+            Err(AuthError::CriticalHeader)
+        );
+        // Without `crit`, the same token passes.
+        assert!(verifier.verify(&signed(&hs256(), &claims)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_token_living_longer_than_the_maximum_is_refused_when_one_is_set() {
+        let now = chrono::Utc::now().timestamp();
+        let token = |ttl: i64| signed(&hs256(), &json!({"sub": "a", "exp": now + ttl}));
+        let one_hour = TokenVerifier::with_shared_secret(SECRET, 5).and_max_ttl(Some(3600));
+        assert!(one_hour.verify(&token(900)).await.is_ok(), "15 min");
+        assert!(one_hour.verify(&token(3600)).await.is_ok(), "1 h");
+        assert!(
+            one_hour.verify(&token(3605)).await.is_ok(),
+            "1 h and the leeway"
+        );
+        assert_eq!(
+            one_hour.verify(&token(3600 + 60)).await,
+            Err(AuthError::LifetimeTooLong(3600))
+        );
+        assert_eq!(
+            AuthError::LifetimeTooLong(3600).to_string(),
+            "the token's lifetime exceeds JWT_MAX_TTL_SECS: its `exp` is more than 3600 seconds ahead"
+        );
+        // Unset, as by default: no maximum.
+        let ten_years = token(10 * 365 * 24 * 3600);
+        let unbounded = TokenVerifier::with_shared_secret(SECRET, 5);
+        assert!(unbounded.verify(&ten_years).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_exp_or_nbf_that_is_not_a_number_is_called_that_not_missing() {
+        let not_numbers = [
+            json!("soon"),
+            json!({"at": 1}),
+            json!([1]),
+            json!(null),
+            json!(true),
+            json!(-5),
+        ];
+        for bad in not_numbers {
+            assert_eq!(
+                verify(json!({"sub": "a", "exp": bad})).await,
+                Err(AuthError::NotANumericDate("exp")),
+                "exp: {bad}"
+            );
+            assert_eq!(
+                verify(json!({"sub": "a", "exp": in_ten_minutes(), "nbf": bad})).await,
+                Err(AuthError::NotANumericDate("nbf")),
+                "nbf: {bad}"
+            );
+        }
+        assert_eq!(
+            AuthError::NotANumericDate("exp").to_string(),
+            "the token's `exp` claim is not a number of seconds since 1970-01-01 UTC"
+        );
+        assert_eq!(
+            verify(json!({"sub": "a"})).await,
+            Err(AuthError::MissingClaim("exp"))
+        );
+        // RFC 7519's NumericDate may have a fraction.
+        let exp = in_ten_minutes() as f64 + 0.5;
+        assert!(verify(json!({"sub": "a", "exp": exp})).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_sub_may_be_255_bytes_of_utf8_and_no_more() {
+        // 127 two-byte characters and one more byte: 255 bytes, 128 characters.
+        let longest = format!("{}a", "é".repeat(127));
+        assert_eq!(longest.len(), UserId::MAX_BYTES);
+        let user = verify(json!({"sub": longest, "exp": in_ten_minutes()})).await;
+        assert_eq!(user.unwrap().as_str(), longest);
+
+        // 128 characters again, but 256 bytes.
+        let too_long = "é".repeat(128);
+        assert_eq!(
+            verify(json!({"sub": too_long, "exp": in_ten_minutes()})).await,
+            Err(AuthError::SubjectTooLong)
+        );
+        assert_eq!(
+            AuthError::SubjectTooLong.to_string(),
+            "the token's `sub` is longer than 255 bytes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sub_with_nul_is_refused() {
+        for sub in ["\0", "alice\0", "\0alice", "al\0ice"] {
+            assert_eq!(
+                verify(json!({"sub": sub, "exp": in_ten_minutes()})).await,
+                Err(AuthError::SubjectHasNul),
+                "{sub:?}"
+            );
+        }
+        assert_eq!(
+            AuthError::SubjectHasNul.to_string(),
+            "the token's `sub` contains a NUL character"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sub_that_is_not_a_string_says_so() {
+        let not_strings = [
+            json!(42),
+            json!(null),
+            json!(true),
+            json!(["a"]),
+            json!({"id": "a"}),
+        ];
+        for bad in not_strings {
+            assert_eq!(
+                verify(json!({"sub": bad, "exp": in_ten_minutes()})).await,
+                Err(AuthError::SubjectNotAString),
+                "sub: {bad}"
+            );
+        }
+        assert_eq!(
+            AuthError::SubjectNotAString.to_string(),
+            "the token's `sub` claim must be a string"
+        );
+        for missing in [
+            json!({"exp": in_ten_minutes()}),
+            json!({"sub": "", "exp": in_ten_minutes()}),
+        ] {
+            assert_eq!(verify(missing).await, Err(AuthError::MissingClaim("sub")));
+        }
+    }
 
     #[tokio::test]
     async fn an_oversized_token_is_refused_before_parsing() {

@@ -14,6 +14,17 @@ pub use task::{
 pub struct UserId(String);
 
 impl UserId {
+    /// Longest user id, in bytes of UTF-8: a token whose `sub` is longer is
+    /// refused (401), as is one whose `sub` contains NUL (U+0000), which
+    /// PostgreSQL's `text` cannot store.
+    ///
+    /// Better Auth's ids are 32 characters, and other issuers' (`auth0|…`,
+    /// UUIDs, e-mail addresses, at most 254 bytes) fit too. Without a bound, a
+    /// `sub` of a few KiB (tokens may be up to 8 KiB) overflowed PostgreSQL's
+    /// B-tree entries on the owner indexes, and creating a task failed with a
+    /// 500; 255 bytes plus a 200-character title stay far below that limit.
+    pub const MAX_BYTES: usize = 255;
+
     /// Only the token verifier makes these, from a `sub` it has checked.
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())

@@ -126,9 +126,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     tracing::info!("listening on http://{addr} (Swagger UI at http://{addr}/docs)");
     if let (true, Some(secret)) = (config.auth.dev_mode, &config.auth.shared_secret) {
+        let ttl_secs = demo_token_ttl_secs(&config);
         print_dev_mode_banner(
             addr,
-            &mint_token(secret.expose(), DEMO_USER, DEMO_TOKEN_TTL_SECS),
+            &mint_token(secret.expose(), DEMO_USER, ttl_secs),
+            ttl_secs,
         );
     }
 
@@ -178,17 +180,37 @@ pub fn token_verifier(config: &Config) -> TokenVerifier {
         tracing::info!(url = %jwks.url, issuer = %jwks.issuer, audience = %jwks.audience, "tokens: Better Auth JWKS");
         verifier = verifier.and_jwks(jwks.clone(), auth.leeway_secs);
     }
-    verifier
+    if let Some(max_ttl_secs) = auth.max_ttl_secs {
+        tracing::info!(
+            max_ttl_secs,
+            "tokens: refusing those valid for longer (JWT_MAX_TTL_SECS)"
+        );
+    }
+    verifier.and_max_ttl(auth.max_ttl_secs)
+}
+
+/// How long dev mode's demo token lasts: a day, or less when
+/// `JWT_MAX_TTL_SECS` would refuse a day.
+fn demo_token_ttl_secs(config: &Config) -> u64 {
+    config
+        .auth
+        .max_ttl_secs
+        .map_or(DEMO_TOKEN_TTL_SECS, |max| max.min(DEMO_TOKEN_TTL_SECS))
 }
 
 /// Dev mode's one-time welcome: a working token, a curl line, where Swagger UI is.
-fn print_dev_mode_banner(addr: SocketAddr, token: &str) {
+fn print_dev_mode_banner(addr: SocketAddr, token: &str, ttl_secs: u64) {
+    let validity = match ttl_secs {
+        secs if secs % 3600 == 0 => format!("{} h", secs / 3600),
+        secs if secs % 60 == 0 => format!("{} min", secs / 60),
+        secs => format!("{secs} s"),
+    };
     tracing::warn!(
         "DEV MODE: no BETTER_AUTH_SECRET is set, so this run signs tokens with a random \
          secret of its own; they stop working when the server stops"
     );
     println!(
-        "\n  Token for the demo user \"{DEMO_USER}\" (valid 24 h):\n\n    {token}\n\n  \
+        "\n  Token for the demo user \"{DEMO_USER}\" (valid {validity}):\n\n    {token}\n\n  \
          Try it:\n\n    curl -H \"Authorization: Bearer {token}\" http://{addr}/api/{DEMO_USER}/tasks\n\n  \
          Swagger UI: http://{addr}/docs  (Authorize → paste the token; use user_id {DEMO_USER})\n"
     );
@@ -208,4 +230,54 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::auth::AuthError;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn jwt_max_ttl_secs_reaches_the_verifier() {
+        let config = config(&[("BETTER_AUTH_SECRET", SECRET), ("JWT_MAX_TTL_SECS", "3600")]);
+        let verifier = token_verifier(&config);
+        let now = chrono::Utc::now().timestamp();
+        let sign = |ttl: i64| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &json!({"sub": "a", "exp": now + ttl}),
+                &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+            )
+            .unwrap()
+        };
+        assert!(verifier.verify(&sign(3600)).await.is_ok());
+        assert_eq!(
+            verifier.verify(&sign(2 * 3600)).await,
+            Err(AuthError::LifetimeTooLong(3600))
+        );
+    }
+
+    #[test]
+    fn the_demo_token_lasts_a_day_unless_jwt_max_ttl_secs_is_shorter() {
+        assert_eq!(demo_token_ttl_secs(&config(&[])), 24 * 3600);
+        assert_eq!(
+            demo_token_ttl_secs(&config(&[("JWT_MAX_TTL_SECS", "3600")])),
+            3600
+        );
+        assert_eq!(
+            demo_token_ttl_secs(&config(&[("JWT_MAX_TTL_SECS", "604800")])),
+            24 * 3600
+        );
+    }
 }

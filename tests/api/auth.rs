@@ -3,10 +3,13 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::http::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, SECRET, TestUser, backend_tests, every_task_route, now, sign};
+use crate::support::{
+    Backend, Reply, SECRET, TestApp, TestUser, backend_tests, every_task_route, now, sign,
+};
 
 /// A refused token: 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 #[track_caller]
@@ -58,6 +61,16 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
         head.split('.').next().unwrap(),
         good.rsplit('.').next().unwrap()
     );
+    let with_crit = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".to_owned()]);
+        jsonwebtoken::encode(
+            &header,
+            &valid_claims(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
     vec![
         ("garbage", "not-a-jwt".to_owned()),
         ("empty segments", "..".to_owned()),
@@ -85,12 +98,29 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
             unsigned(&json!({"alg": "None", "typ": "JWT"}), &valid_claims()),
         ),
         ("HS512 with the right secret", hs512),
+        ("a crit header", with_crit),
         ("no sub", sign(&json!({"exp": now() + 600}), SECRET)),
         (
             "empty sub",
             sign(&json!({"sub": "", "exp": now() + 600}), SECRET),
         ),
         ("no exp", sign(&json!({"sub": "alice"}), SECRET)),
+        (
+            "exp not a number",
+            sign(&json!({"sub": "alice", "exp": "soon"}), SECRET),
+        ),
+        (
+            "sub not a string",
+            sign(&json!({"sub": 42, "exp": now() + 600}), SECRET),
+        ),
+        (
+            "sub longer than 255 bytes",
+            sign(&json!({"sub": "x".repeat(256), "exp": now() + 600}), SECRET),
+        ),
+        (
+            "sub with NUL",
+            sign(&json!({"sub": "alice\0", "exp": now() + 600}), SECRET),
+        ),
         ("tampered payload", tampered),
         (
             "oversized",
@@ -164,6 +194,36 @@ backend_tests! {
         assert!(verifier.verify(&token).await.is_ok(), "30 s of leeway accepts it");
     }
 
+    async fn a_sub_of_255_bytes_owns_tasks_and_a_longer_one_or_nul_is_refused(app: TestApp) {
+        let tasks_path =
+            |user: &str| format!("/api/{}/tasks", utf8_percent_encode(user, NON_ALPHANUMERIC));
+        // 127 two-byte characters and one more byte: 255 bytes of UTF-8.
+        let longest = format!("{}a", "é".repeat(127));
+        let token = sign(&json!({"sub": longest, "exp": now() + 600}), SECRET);
+        let path = tasks_path(&longest);
+        let created = app
+            .send(Method::POST, &path, Some(&token), Some(json!({"title": "mine"})))
+            .await;
+        assert_eq!(created.expect(201).body["user_id"], longest.as_str());
+        let listed = app.send(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(listed.expect(200).body.as_array().unwrap().len(), 1);
+
+        // A few KiB of `sub` used to overflow PostgreSQL's index entries (500),
+        // and its text cannot hold NUL at all.
+        let refused = [
+            ("é".repeat(128), "the token's `sub` is longer than 255 bytes"),
+            ("x".repeat(4000), "the token's `sub` is longer than 255 bytes"),
+            ("alice\0".to_owned(), "the token's `sub` contains a NUL character"),
+        ];
+        for (sub, why) in refused {
+            let token = sign(&json!({"sub": sub, "exp": now() + 600}), SECRET);
+            let reply = app
+                .send(Method::POST, &tasks_path(&sub), Some(&token), Some(json!({"title": "t"})))
+                .await;
+            expect_refusal(&reply, why);
+        }
+    }
+
     async fn extra_claims_from_a_frontend_are_ignored(app: TestApp) {
         let token = sign(
             &json!({"sub": "alice", "exp": now() + 600, "iat": now(), "email": "a@example.com", "name": "Alice", "aud": "whatever", "iss": "http://localhost:3000"}),
@@ -202,4 +262,63 @@ backend_tests! {
             .await
             .expect_problem(404);
     }
+}
+
+/// `token` is refused with a 401 whose detail contains `why`.
+#[track_caller]
+fn expect_refusal(reply: &Reply, why: &str) {
+    expect_401(reply);
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(detail.contains(why), "{detail:?} does not say {why:?}");
+}
+
+// Tokens are refused before any query: one backend is enough for these.
+
+#[tokio::test]
+async fn a_claim_of_the_wrong_type_is_named_not_called_missing() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let cases = [
+        (
+            json!({"sub": "alice", "exp": "soon"}),
+            "the token's `exp` claim is not a number",
+        ),
+        (
+            json!({"sub": "alice", "exp": {"in": 600}}),
+            "the token's `exp` claim is not a number",
+        ),
+        (
+            json!({"sub": "alice", "exp": now() + 600, "nbf": "now"}),
+            "the token's `nbf` claim is not a number",
+        ),
+        (
+            json!({"sub": 42, "exp": now() + 600}),
+            "the token's `sub` claim must be a string",
+        ),
+    ];
+    for (claims, why) in cases {
+        let token = sign(&claims, SECRET);
+        expect_refusal(
+            &app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
+                .await,
+            why,
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_crit_header_is_refused_with_its_reason() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let mut header = Header::new(Algorithm::HS256);
+    header.crit = Some(vec!["b64".to_owned()]);
+    let token = jsonwebtoken::encode(
+        &header,
+        &valid_claims(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    expect_refusal(
+        &app.send(Method::GET, "/api/alice/tasks", Some(&token), None)
+            .await,
+        "the token has a `crit` header",
+    );
 }

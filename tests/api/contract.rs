@@ -133,6 +133,16 @@ fn every_task_operation_documents_its_errors_and_its_security() {
 }
 
 #[test]
+fn the_security_scheme_states_the_sub_limit_the_verifier_enforces() {
+    let spec = spec();
+    let description = spec["components"]["securitySchemes"]["bearerAuth"]["description"]
+        .as_str()
+        .unwrap();
+    let limit = format!("at most {} bytes", todo_api::domain::UserId::MAX_BYTES);
+    assert!(description.contains(&limit), "{description}");
+}
+
+#[test]
 fn the_spec_is_deterministic() {
     assert_eq!(todo_api::api::spec_yaml(), todo_api::api::spec_yaml());
 }

@@ -9,7 +9,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use aws_lc_rs::{
@@ -24,7 +24,8 @@ use poem::{
     web::{Data, Json},
 };
 use serde_json::{Value, json};
-use todo_api::auth::{JwksSettings, TokenVerifier};
+use todo_api::auth::{AuthError, JwksSettings, TokenVerifier};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{Backend, Reply, SECRET, TestApp, now, sign};
 
@@ -306,6 +307,12 @@ async fn every_forged_or_invalid_jwks_token_is_rejected() {
             "alg none",
             unsigned(json!({"alg": "none", "kid": ed.kid}), &claims("alice")),
         ),
+        ("a crit header", {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(ed.kid.clone());
+            header.crit = Some(vec!["exp".to_owned()]);
+            jsonwebtoken::encode(&header, &claims("alice"), &ed.encoding).unwrap()
+        }),
         (
             "HS256 signed with the Ed25519 public key",
             hs256_with_public_key,
@@ -317,6 +324,39 @@ async fn every_forged_or_invalid_jwks_token_is_rejected() {
     ];
     for (case, token) in cases {
         expect_401(&list_as(&app, "alice", &token).await, case);
+    }
+}
+
+#[tokio::test]
+async fn a_maximum_lifetime_holds_for_better_auth_tokens_and_hs256_alike() {
+    let ed = TestKey::ed25519("k");
+    let server = JwksServer::start(&[&ed], "127.0.0.1:0".parse().unwrap()).await;
+    let verifier = TokenVerifier::with_shared_secret(SECRET, 0)
+        .and_jwks(settings(server.addr, Duration::from_secs(5)), 0)
+        .and_max_ttl(Some(3600));
+    let app = TestApp::spawn_with(Backend::Sqlite, verifier)
+        .await
+        .unwrap();
+    // Better Auth's own 15 minutes, and the hackathon pattern's hour.
+    list_as(&app, "alice", &ed.sign(&claims("alice")))
+        .await
+        .expect(200);
+    let hour = sign(&json!({"sub": "alice", "exp": now() + 3600}), SECRET);
+    list_as(&app, "alice", &hour).await.expect(200);
+
+    let week = now() + 7 * 24 * 3600;
+    let long_lived = [
+        ("EdDSA", ed.sign(&with(claims("alice"), "exp", json!(week)))),
+        ("HS256", sign(&json!({"sub": "alice", "exp": week}), SECRET)),
+    ];
+    for (case, token) in long_lived {
+        let reply = list_as(&app, "alice", &token).await;
+        expect_401(&reply, case);
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("lifetime exceeds JWT_MAX_TTL_SECS"),
+            "{case}: {detail}"
+        );
     }
 }
 
@@ -425,4 +465,91 @@ async fn without_jwks_settings_asymmetric_tokens_are_refused_and_without_a_secre
     list_as(&jwks_only, "alice", &ed.sign(&claims("alice")))
         .await
         .expect(200);
+}
+
+/// A JWKS endpoint that answers one request with far more than any key set:
+/// `head`, then, when `endless`, 64 KiB chunks until the client hangs up. Its
+/// task returns how many body bytes it got to send.
+async fn oversized_jwks(
+    head: &'static str,
+    endless: bool,
+) -> (SocketAddr, tokio::task::JoinHandle<usize>) {
+    const CHUNK: usize = 64 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0; 4096];
+        let _ = stream.read(&mut request).await;
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut sent = 0;
+        if endless {
+            let chunk = format!("{CHUNK:x}\r\n{}\r\n", " ".repeat(CHUNK));
+            // Paced: a client that reads to the end would hold a few hundred
+            // MB by its timeout, not fill the machine's memory at loopback speed.
+            while stream.write_all(chunk.as_bytes()).await.is_ok() {
+                sent += CHUNK;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        } else {
+            // The announced body never comes: wait for the client to hang up.
+            let _ = stream.read(&mut request).await;
+        }
+        sent
+    });
+    (addr, task)
+}
+
+/// Fetches from `addr` through a verifier that would wait 10 s for the body;
+/// returns how long the refusal took.
+async fn refused_fetch_time(addr: SocketAddr) -> Duration {
+    let settings = JwksSettings {
+        fetch_timeout: Duration::from_secs(10),
+        ..settings(addr, Duration::from_secs(60))
+    };
+    let verifier = TokenVerifier::default().and_jwks(settings, 0);
+    let token = TestKey::ed25519("k").sign(&claims("alice"));
+    let started = Instant::now();
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(AuthError::KeysUnavailable),
+        "an oversized JWKS is a failed fetch"
+    );
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn an_endless_jwks_is_abandoned_at_the_size_limit_not_read_to_the_end() {
+    let (addr, server) = oversized_jwks(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        true,
+    )
+    .await;
+    let took = refused_fetch_time(addr).await;
+    assert!(took < Duration::from_secs(3), "refused after {took:?}");
+    let sent = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the client hung up")
+        .unwrap();
+    // 256 KiB were wanted; socket buffers account for the rest.
+    assert!(
+        sent < 10 * 1024 * 1024,
+        "{sent} bytes went out before the client hung up"
+    );
+}
+
+#[tokio::test]
+async fn a_jwks_announced_over_the_size_limit_is_refused_before_its_body() {
+    let (addr, server) = oversized_jwks(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n",
+        false,
+    )
+    .await;
+    // The body never comes: only the Content-Length can have refused it.
+    let took = refused_fetch_time(addr).await;
+    assert!(took < Duration::from_secs(3), "refused after {took:?}");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the client hung up")
+        .unwrap();
 }
