@@ -9,7 +9,7 @@
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
 };
 
 use crate::{
@@ -237,6 +237,124 @@ async fn the_typescript_client_drives_the_running_server() {
         .collect::<Vec<_>>()
         .join(", ");
     report(&format!("TypeScript client against the server: {summary}"));
+}
+
+/// A copy of the folder `from` at `to`, without the entries named in `skip`.
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if skip.iter().any(|name| entry.file_name() == *name) {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target, skip);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The client as a frontend gets it, the way its README says: `npm pack` of
+/// clients/typescript as a clean checkout has it (no `dist/`), the tarball
+/// installed into a copy of tests/e2e/ts-consumer (a stand-in for a Next.js
+/// app), whose `lib/api.ts` must type-check under `moduleResolution` `node`
+/// (older Next.js configs), `node16` and `bundler`. Returns the app's folder.
+fn pack_install_and_typecheck(client: &Path) -> PathBuf {
+    let scratch = scratch_dir();
+
+    // Packed from a copy: packing builds `dist/`, which another test here
+    // rebuilds and runs at the same time. Its tools come from the client's own
+    // `node_modules`.
+    let source = scratch.join("client");
+    copy_tree(client, &source, &["node_modules", "dist"]);
+    std::os::unix::fs::symlink(client.join("node_modules"), source.join("node_modules")).unwrap();
+    run_ok(&mut npm(
+        &source,
+        &["pack", "--pack-destination", scratch.to_str().unwrap()],
+    ));
+    let tarball = std::fs::read_dir(&scratch)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|file| file.extension().is_some_and(|ext| ext == "tgz"))
+        .expect("npm pack wrote no tarball");
+
+    let app = scratch.join("app");
+    copy_tree(&path("tests/e2e/ts-consumer"), &app, &["node_modules"]);
+    run_ok(&mut npm(
+        &app,
+        &[
+            "install",
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            tarball.to_str().unwrap(),
+        ],
+    ));
+
+    // The client's TypeScript, once per tsconfig.<resolution>.json, in parallel.
+    let checks = ["node", "node16", "bundler"].map(|resolution| {
+        let child = Command::new(client.join("node_modules/.bin/tsc"))
+            .args(["-p", &format!("tsconfig.{resolution}.json")])
+            .current_dir(&app)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running tsc");
+        (resolution, child)
+    });
+    for (resolution, child) in checks {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "the frontend does not type-check with moduleResolution {resolution:?}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    app
+}
+
+/// The packed client in a frontend (see `pack_install_and_typecheck`), then
+/// the frontend's `smoke.mjs`: it imports the installed package and calls the
+/// server at `NEXT_PUBLIC_API_URL`.
+#[tokio::test]
+async fn the_packed_typescript_client_installs_typechecks_and_runs_in_a_frontend() {
+    let Some(client) = installed("clients/typescript", "node_modules/.bin/tsc", "npm ci") else {
+        return;
+    };
+    // npm and tsc take most of the time: they run while the server starts.
+    let frontend = tokio::task::spawn_blocking(move || pack_install_and_typecheck(&client));
+    let live = LiveServer::start().await;
+    let app = frontend
+        .await
+        .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
+    let Some(live) = live else {
+        return;
+    };
+
+    let mut command = Command::new("node");
+    command
+        .arg("smoke.mjs")
+        .current_dir(&app)
+        .env("NEXT_PUBLIC_API_URL", live.server.url(""));
+    live.env(&mut command);
+    let output = run_ok(&mut command);
+    // The installed copy, not a link back to clients/typescript.
+    let installed_copy = app
+        .canonicalize()
+        .unwrap()
+        .join("node_modules/todo-api-client/dist/src/index.js");
+    assert!(
+        output.contains(&format!("module: {}", installed_copy.display())),
+        "smoke.mjs did not import {}:\n{output}",
+        installed_copy.display()
+    );
+    report(&format!(
+        "packed TypeScript client in a frontend: type-checks under node, node16 and bundler; {}",
+        output.lines().last().unwrap_or_default()
+    ));
 }
 
 #[tokio::test]

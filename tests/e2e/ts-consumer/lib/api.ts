@@ -1,0 +1,40 @@
+// A frontend's lib/api.ts, as the client's README shows it. Type-checked with each
+// tsconfig.*.json here: the types must come from the installed package, and be the real ones
+// (each @ts-expect-error below fails the check if they were `any`).
+import { createTodoClient, fieldErrors, readProblem, type Task, type TodoClient } from "todo-api-client";
+
+// Next.js inlines NEXT_PUBLIC_* at build time; declared here so no @types/node is needed.
+declare const process: { env: Record<string, string | undefined> };
+
+export const api: TodoClient = createTodoClient({
+  baseUrl: process.env.NEXT_PUBLIC_API_URL!,
+  token: async () => "a token from Better Auth",
+});
+
+export async function pendingTitles(userId: string): Promise<string[]> {
+  const { data, error } = await api.GET("/api/{user_id}/tasks", {
+    params: { path: { user_id: userId }, query: { status: "pending", sort: "title", order: "asc" } },
+  });
+  if (error) {
+    throw new Error(readProblem(error)?.detail ?? "Something went wrong");
+  }
+  const tasks: Task[] = data;
+  return tasks.map((task) => task.title);
+}
+
+export async function create(userId: string, title: string): Promise<Record<string, string[]>> {
+  const created = await api.POST("/api/{user_id}/tasks", {
+    params: { path: { user_id: userId } },
+    body: { title, description: null },
+  });
+  return created.error ? fieldErrors(created.error) : {};
+}
+
+export async function mistakes(userId: string): Promise<void> {
+  // @ts-expect-error "done" is not a status filter of the contract
+  await api.GET("/api/{user_id}/tasks", { params: { path: { user_id: userId }, query: { status: "done" } } });
+  // @ts-expect-error no such route
+  await api.GET("/api/{user_id}/todos", { params: { path: { user_id: userId } } });
+  // @ts-expect-error the task id is a number
+  await api.GET("/api/{user_id}/tasks/{id}", { params: { path: { user_id: userId, id: "1" } } });
+}

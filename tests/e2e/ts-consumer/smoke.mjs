@@ -1,0 +1,31 @@
+// What the frontend does at run time, as plain Node: imports the installed package (and,
+// through it, openapi-fetch) and calls the running server at NEXT_PUBLIC_API_URL.
+// Also reads TODO_API_USER and TODO_API_TOKEN (a user and a bearer token for it).
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { createTodoClient, readProblem } from "todo-api-client";
+
+const { NEXT_PUBLIC_API_URL: baseUrl, TODO_API_USER: user, TODO_API_TOKEN: token } = process.env;
+assert.ok(baseUrl && user && token, "NEXT_PUBLIC_API_URL, TODO_API_USER and TODO_API_TOKEN must be set");
+
+const api = createTodoClient({ baseUrl, token: async () => token });
+const path = { user_id: user };
+const title = `ts-consumer ${new Date().toISOString()} ${process.pid}`;
+
+const created = await api.POST("/api/{user_id}/tasks", { params: { path }, body: { title, description: null } });
+assert.equal(created.response.status, 201, JSON.stringify(created.error));
+const { id } = created.data;
+
+const listed = await api.GET("/api/{user_id}/tasks", { params: { path, query: { status: "pending" } } });
+assert.equal(listed.response.status, 200, JSON.stringify(listed.error));
+assert.ok(listed.data.some((task) => task.id === id && task.title === title), "the new task is listed");
+
+const deleted = await api.DELETE("/api/{user_id}/tasks/{id}", { params: { path: { ...path, id } } });
+assert.equal(deleted.response.status, 204);
+
+const gone = await api.GET("/api/{user_id}/tasks/{id}", { params: { path: { ...path, id } } });
+assert.equal(gone.response.status, 404);
+assert.equal(readProblem(gone.error)?.status, 404, "the 404 is a problem body");
+
+console.log(`module: ${fileURLToPath(import.meta.resolve("todo-api-client"))}`);
+console.log(`created, listed and deleted task ${id}; then 404: ${readProblem(gone.error)?.detail}`);
