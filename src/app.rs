@@ -7,7 +7,7 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    http::{HeaderValue, Method, StatusCode, Version, header},
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::{Cors, NormalizePath, TrailingSlash},
 };
 use poem_openapi::OperationId;
@@ -65,17 +65,13 @@ async fn read_body(body: poem::Body, limit: usize) -> std::io::Result<Vec<u8>> {
 
 /// Receives the request, then runs it, both within `timeout`: a body still
 /// arriving at the deadline is the client's slowness (408), anything later
-/// is ours or the database's (503). Checks first what HTTP itself requires.
+/// is ours or the database's (503).
 async fn run<E: Endpoint>(
     next: &E,
     mut req: Request,
     timeout: Duration,
 ) -> poem::Result<E::Output> {
     use problem::ApiError;
-    if req.version() == Version::HTTP_11 && req.headers().get_all(header::HOST).iter().count() != 1
-    {
-        return Err(ApiError::BadHost.into());
-    }
     let deadline = tokio::time::Instant::now() + timeout;
     let body = tokio::time::timeout_at(deadline, read_body(req.take_body(), api::MAX_BODY_BYTES))
         .await

@@ -87,7 +87,16 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info"))
+                // tokio-postgres logs every statement's parameters at debug:
+                // task titles and descriptions. They stay out of the log
+                // whatever RUST_LOG asks for.
+                .add_directive(
+                    "tokio_postgres::query=info"
+                        .parse()
+                        .expect("a valid directive"),
+                ),
         )
         .with_ansi(std::io::stdout().is_terminal())
         .init();

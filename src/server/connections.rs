@@ -26,6 +26,7 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
+use poem::error::ResponseError;
 use poem::{
     Addr, Endpoint, Response,
     http::{self, uri::Scheme},
@@ -33,6 +34,8 @@ use poem::{
 };
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_io_timeout::TimeoutStream;
+
+use crate::api::problem::ApiError;
 
 /// What the server allows each client, from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +155,7 @@ where
                 }
             },
         };
+        tracing::trace!(%remote, "connection accepted");
         let _ = stream.set_nodelay(true);
         let mut io = TimeoutStream::new(stream);
         io.set_write_timeout(Some(limits.write_timeout));
@@ -161,8 +165,13 @@ where
             service_fn(move |req: http::Request<Incoming>| {
                 let (app, local, remote) = (Arc::clone(&app), local.clone(), remote.clone());
                 async move {
-                    let req = poem::Request::from((req, local, remote, Scheme::HTTP));
-                    Ok::<http::Response<_>, Infallible>(app.get_response(req).await.into())
+                    let response = if has_one_host(&req) {
+                        let req = poem::Request::from((req, local, remote, Scheme::HTTP));
+                        app.get_response(req).await
+                    } else {
+                        ApiError::BadHost.as_response()
+                    };
+                    Ok::<http::Response<_>, Infallible>(response.into())
                 }
             })
         };
@@ -185,6 +194,13 @@ where
         tracing::warn!("requests still running after {grace:?}: closing their connections");
     }
     Ok(())
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request names its host exactly once (hyper
+/// does not check). HTTP/1.0 may omit it.
+fn has_one_host<B>(req: &http::Request<B>) -> bool {
+    req.version() != http::Version::HTTP_11
+        || req.headers().get_all(http::header::HOST).iter().count() == 1
 }
 
 /// `accept` fails when the process (EMFILE) or the system (ENFILE) is out of

@@ -1,7 +1,7 @@
 //! Black-box tests of the built `todo-api` binary: real process, real HTTP.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
@@ -47,8 +47,13 @@ pub(crate) struct Server {
 impl Server {
     /// Starts the binary on a free port and waits until it listens.
     pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_at(dir, env, "info")
+    }
+
+    /// The same, logging at `log_level` (`RUST_LOG`).
+    pub(crate) fn start_at(dir: &Path, env: &[(&str, &str)], log_level: &str) -> Self {
         let mut env = env.to_vec();
-        env.extend([("PORT", "0"), ("RUST_LOG", "info")]);
+        env.extend([("PORT", "0"), ("RUST_LOG", log_level)]);
         let mut child = command_in(dir, &env)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -167,6 +172,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the server said is the first thing to read when a test
+            // against it fails.
+            let log = self.log.lock().map(|log| log.clone()).unwrap_or_default();
+            let tail = &log[log.len().saturating_sub(40)..];
+            let _ = writeln!(
+                std::io::stderr(),
+                "--- last lines of todo-api's output ---\n{}",
+                tail.join("\n")
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

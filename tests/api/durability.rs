@@ -137,7 +137,14 @@ async fn every_acknowledged_write_survives_killed_backends_and_crash_restarts() 
                     cluster.stop_immediately().unwrap();
                     cluster.start_again().unwrap();
                     crashes += 1;
-                } else if kill_a_backend(&cluster) {
+                } else {
+                    // Right after a crash the pool may hold no connection
+                    // yet: wait for one to kill.
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while !kill_a_backend(&cluster) {
+                        assert!(Instant::now() < deadline, "no backend to kill");
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                     kills += 1;
                 }
                 wait_until_up(&cluster);

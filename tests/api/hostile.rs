@@ -196,7 +196,7 @@ async fn a_client_that_never_reads_its_responses_is_cut_off() {
     let started = Instant::now();
     let line = server.wait_for_log(
         "closed connections that read no response",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     );
     report(&format!(
         "a reader that stopped reading was cut off after {:?}",
@@ -386,6 +386,10 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
     let server = sqlite_server(&[
         ("MAX_TASKS_PER_USER", &TASKS.to_string()),
         ("HTTP_WRITE_TIMEOUT_SECS", "10"),
+        // Fifty listings share 16 connections on a loaded machine: this test
+        // is about /health and memory, not the pool's patience.
+        ("DB_TIMEOUT_SECS", "60"),
+        ("REQUEST_TIMEOUT_SECS", "60"),
     ]);
     let alice = TestUser::new("alice");
     let http = reqwest::Client::new();
@@ -459,10 +463,10 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
             })
         })
         .collect();
+    let started = Instant::now();
     let mut health_worst = Duration::ZERO;
-    let probe_until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < probe_until {
-        let started = Instant::now();
+    while !readers.iter().all(|reader| reader.is_finished()) {
+        let asked = Instant::now();
         let status = http
             .get(server.url("/health"))
             .send()
@@ -470,22 +474,25 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
             .unwrap()
             .status();
         assert_eq!(status, 200);
-        health_worst = health_worst.max(started.elapsed());
+        health_worst = health_worst.max(asked.elapsed());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let listings_took = started.elapsed();
     for reader in readers {
         assert!(reader.await.unwrap() > TASKS * 1000);
     }
     let peak = peak_rss_mib(server.pid());
     report(&format!(
         "{TASKS} tasks of 1 kB (the limit), 25 full listings read and 25 never read at once: \
-         /health worst {health_worst:?}; server peak RSS {baseline} MiB before, {peak} MiB after"
+         the listings took {listings_took:?}, /health's worst meanwhile {health_worst:?}; \
+         server peak RSS {baseline} MiB before, {peak} MiB after"
     ));
-    // Generous for a debug build on two cores shared with this test; before
-    // listings yielded their worker, /health waited 9-15 s here.
+    // Relative, so a loaded machine slows both sides alike: before listings
+    // yielded their worker, /health waited about as long as the listings
+    // (9 s of 9.5 s); now it is a small fraction of it.
     assert!(
-        health_worst < Duration::from_secs(2),
-        "/health kept answering: {health_worst:?}"
+        health_worst * 4 < listings_took,
+        "/health kept answering: worst {health_worst:?} while the listings took {listings_took:?}"
     );
     assert!(peak < 400, "memory stays bounded: peak RSS {peak} MiB");
     drop(stalled);

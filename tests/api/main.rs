@@ -11,6 +11,7 @@ mod health;
 mod hostile;
 mod isolation;
 mod jwks;
+mod logs;
 mod malformed;
 mod parity;
 mod quota;

@@ -1,0 +1,71 @@
+//! What reaches the log. Even at `RUST_LOG=trace`, no task content and no
+//! token: a log is read by more people than the database.
+
+use serde_json::json;
+
+use crate::{
+    binary::{Server, scratch_dir},
+    support::{SECRET, TestUser, postgres},
+};
+
+/// `text` as the comma-separated bytes Rust's `Debug` prints for a byte
+/// slice, the form in which a statement's parameters would be logged.
+fn as_debug_bytes(text: &str) -> String {
+    text.bytes()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn at_trace_no_task_content_or_token_is_logged(env: &[(&str, &str)]) {
+    let mut env = env.to_vec();
+    env.push(("BETTER_AUTH_SECRET", SECRET));
+    let server = Server::start_at(&scratch_dir(), &env, "trace");
+    let alice = TestUser::new("alice");
+    let http = reqwest::Client::new();
+    let (title, description) = ("Ticket to Lisbon", "passport number X1234567");
+    let created = http
+        .post(server.url("/api/alice/tasks"))
+        .bearer_auth(&alice.token)
+        .json(&json!({"title": title, "description": description}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let listed = http
+        .get(server.url("/api/alice/tasks"))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.text().await.unwrap().contains(title));
+
+    let (code, log) = server.terminate();
+    assert_eq!(code, 0);
+    let log = log.join("\n");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the server really logged below info:\n{log}"
+    );
+    for secret in [title, description, &alice.token] {
+        assert!(!log.contains(secret), "{secret:?} reached the log");
+        assert!(
+            !log.contains(&as_debug_bytes(secret)),
+            "{secret:?} reached the log as bytes"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_at_trace_no_task_content_or_token_is_logged() {
+    at_trace_no_task_content_or_token_is_logged(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_at_trace_no_task_content_or_token_is_logged() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.create_database().await;
+    at_trace_no_task_content_or_token_is_logged(&[("DATABASE_URL", &database.url)]).await;
+}
