@@ -173,13 +173,15 @@ fn completed(value: &Value) -> Result<bool, FieldError> {
         .ok_or_else(|| FieldError::new("completed", "must be true or false"))
 }
 
-const TITLE_DOC: &str = "1–200 characters, not only whitespace, no NUL (U+0000). Stored \
+const TITLE_DOC: &str = "1–200 characters, at least one of them visible (not only whitespace \
+                         or invisible characters such as U+200B), no NUL (U+0000). Stored \
                          trimmed of surrounding whitespace.";
 const DESCRIPTION_DOC: &str =
     "Free text, at most 1000 characters, no NUL (U+0000); `null` for none.";
-/// Some character that is neither NUL nor whitespace (Unicode `White_Space`,
-/// what the server trims), and no NUL anywhere: [`TaskTitle::parse`]'s rules.
-pub const TITLE_PATTERN: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
+/// Some character that is neither NUL, whitespace (Unicode `White_Space`,
+/// what the server trims) nor invisible ([`crate::domain::is_invisible`]),
+/// and no NUL anywhere: [`TaskTitle::parse`]'s rules.
+pub const TITLE_PATTERN: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u00ad\\u034f\\u061c\\u115f\\u1160\\u1680\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8][^\\u0000]*$";
 /// No NUL anywhere: [`TaskDescription::parse`]'s rule besides its length.
 pub const DESCRIPTION_PATTERN: &str = "^[^\\u0000]*$";
 

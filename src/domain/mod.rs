@@ -6,7 +6,7 @@ use std::fmt;
 
 pub use task::{
     DESCRIPTION_MAX_CHARS, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TITLE_MAX_CHARS,
-    Task, TaskChanges, TaskDescription, TaskTitle,
+    Task, TaskChanges, TaskDescription, TaskTitle, is_invisible,
 };
 
 /// The owner of tasks: Better Auth's user id, taken from a verified token's `sub`.

@@ -43,6 +43,12 @@ impl TaskTitle {
             ));
         }
         reject_nul("title", raw)?;
+        if trimmed.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+            return Err(FieldError::new(
+                "title",
+                "must contain a visible character, not only invisible ones such as U+200B or U+FEFF",
+            ));
+        }
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -70,6 +76,32 @@ impl TaskDescription {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that render as nothing: Unicode's `Default_Ignorable_Code_Point`
+/// in the Basic Multilingual Plane (zero-width space and joiners, the byte
+/// order mark, soft hyphen, bidi and variation selectors, Hangul fillers…).
+/// A title made only of them looks empty in every list. (The BMP only, so
+/// the contract's pattern, which JavaScript reads without the `u` flag, can
+/// say exactly the same.)
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+    )
 }
 
 /// PostgreSQL text cannot hold U+0000: refuse it here rather than fail in SQL.
@@ -161,6 +193,19 @@ mod tests {
         assert_eq!(
             TaskTitle::parse("  Buy milk \n").unwrap().as_str(),
             "Buy milk"
+        );
+    }
+
+    #[test]
+    fn a_title_of_only_invisible_characters_is_rejected() {
+        for title in ["\u{200B}", "\u{FEFF}\u{200B} \u{2060}", " \u{00AD}\u{200D} "] {
+            let err = TaskTitle::parse(title).unwrap_err();
+            assert!(err.message.contains("visible"), "{title:?}: {}", err.message);
+        }
+        // Invisible characters beside a visible one are kept as sent.
+        assert_eq!(
+            TaskTitle::parse("\u{200B}ok").unwrap().as_str(),
+            "\u{200B}ok"
         );
     }
 
