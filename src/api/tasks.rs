@@ -1,6 +1,6 @@
 //! The task routes. Each handler is: authorised owner in, one query, JSON out.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query};
 
@@ -18,6 +18,28 @@ use crate::{
 
 /// Statuses each kind of operation can answer with besides its success.
 const LIST: u16 = UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | UNAVAILABLE;
+/// What RFC 3986 §3.3 requires escaping in a path segment: everything but
+/// `pchar` (unreserved, sub-delims, `:` and `@`). A user id like
+/// `demo-user` stays readable in `Location`.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
 /// Operations that read a body can also time out while receiving it.
 const BODY: u16 = REQUEST_TIMEOUT | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
 const CREATE: u16 = LIST | CONFLICT | BODY;
@@ -218,7 +240,7 @@ impl TasksApi {
             .ok_or_else(|| ApiError::TooManyTasks(limit.unwrap_or(u32::MAX)))?;
         let location = format!(
             "/api/{}/tasks/{}",
-            utf8_percent_encode(task.user_id.as_str(), NON_ALPHANUMERIC),
+            utf8_percent_encode(task.user_id.as_str(), PATH_SEGMENT),
             task.id
         );
         Ok(CreatedTask::Created(FastJson(task.into()), location))

@@ -43,7 +43,10 @@ impl TaskTitle {
             ));
         }
         reject_nul("title", raw)?;
-        if trimmed.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        if trimmed
+            .chars()
+            .all(|c| c.is_whitespace() || is_invisible(c))
+        {
             return Err(FieldError::new(
                 "title",
                 "must contain a visible character, not only invisible ones such as U+200B or U+FEFF",
@@ -198,9 +201,17 @@ mod tests {
 
     #[test]
     fn a_title_of_only_invisible_characters_is_rejected() {
-        for title in ["\u{200B}", "\u{FEFF}\u{200B} \u{2060}", " \u{00AD}\u{200D} "] {
+        for title in [
+            "\u{200B}",
+            "\u{FEFF}\u{200B} \u{2060}",
+            " \u{00AD}\u{200D} ",
+        ] {
             let err = TaskTitle::parse(title).unwrap_err();
-            assert!(err.message.contains("visible"), "{title:?}: {}", err.message);
+            assert!(
+                err.message.contains("visible"),
+                "{title:?}: {}",
+                err.message
+            );
         }
         // Invisible characters beside a visible one are kept as sent.
         assert_eq!(

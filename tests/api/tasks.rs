@@ -40,6 +40,17 @@ backend_tests! {
             reply.header("location"),
             Some(format!("/api/alice/tasks/{id}").as_str())
         );
+        // Only what a path segment cannot hold is escaped (RFC 3986 §3.3).
+        let odd = TestUser::new("demo-user.1~x:y@z é%");
+        let escaped = "/api/demo-user.1~x:y@z%20%C3%A9%25/tasks";
+        let created = app
+            .send(Method::POST, escaped, Some(&odd.token), Some(json!({"title": "t"})))
+            .await;
+        created.expect(201);
+        assert_eq!(
+            created.header("location"),
+            Some(format!("{escaped}/{}", id_of(&created.body)).as_str())
+        );
         assert!(
             reply
                 .header("content-type")
