@@ -219,13 +219,20 @@ impl AcceptBackoff {
     }
 
     async fn wait(&mut self, err: io::Error) {
+        if let Some(delay) = self.next_delay(&err) {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// How long to wait after `err`; `None`: retry at once.
+    fn next_delay(&mut self, err: &io::Error) -> Option<Duration> {
         // A connection that was reset before it was accepted is no trouble
         // of ours.
         if matches!(
             err.kind(),
             io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
         ) {
-            return;
+            return None;
         }
         let delay = match self.delay {
             None => {
@@ -238,6 +245,34 @@ impl AcceptBackoff {
             Some(delay) => (delay * 2).min(Duration::from_secs(1)),
         };
         self.delay = Some(delay);
-        tokio::time::sleep(delay).await;
+        Some(delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Out of file descriptors, `accept` fails at once every time: without
+    /// a growing wait the loop spun half a core and filled nothing.
+    #[test]
+    fn accept_failures_back_off_from_10_ms_to_1_s_and_start_over_after_a_success() {
+        let emfile = || io::Error::from_raw_os_error(24);
+        let mut backoff = AcceptBackoff::default();
+        let delays: Vec<u64> = (0..10)
+            .map(|_| backoff.next_delay(&emfile()).unwrap().as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        backoff.reset();
+        assert_eq!(
+            backoff.next_delay(&emfile()),
+            Some(Duration::from_millis(10))
+        );
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            backoff.next_delay(&reset),
+            None,
+            "a peer's reset is retried at once"
+        );
     }
 }

@@ -152,7 +152,9 @@ fn connection_limits(config: &Config) -> ConnectionLimits {
     let fds = rlimit::increase_nofile_limit(u64::MAX)
         .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft));
     if let Ok(fds) = fds {
-        let reserved = RESERVED_FDS + config.pool.max_size as u64;
+        // A pooled SQLite connection holds up to three files (the database,
+        // its WAL and shared memory); a PostgreSQL one, one socket.
+        let reserved = RESERVED_FDS + 3 * config.pool.max_size as u64;
         let room = usize::try_from(fds.saturating_sub(reserved).max(1)).unwrap_or(usize::MAX);
         if room < limits.max_connections {
             tracing::warn!(
