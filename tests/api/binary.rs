@@ -459,6 +459,27 @@ fn a_missing_or_invalid_variable_stops_start_up_with_one_line_naming_it() {
     }
 }
 
+/// A second server started by mistake on a taken port says which variable
+/// moves it, exits 2, and stops before it creates or migrates anything.
+#[test]
+fn a_port_in_use_is_a_configuration_error_found_before_the_database_is_touched() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = scratch_dir();
+    let started = Instant::now();
+    let out = command_in(&dir, &[("BETTER_AUTH_SECRET", SECRET), ("PORT", &port)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PORT") && stderr.contains(&port), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        !dir.join("data").exists(),
+        "no SQLite file was created before the port was checked"
+    );
+}
+
 #[test]
 fn an_unreachable_database_at_start_up_fails_without_leaking_the_url() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
