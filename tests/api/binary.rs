@@ -281,12 +281,31 @@ async fn zero_config_start_creates_the_sqlite_file_and_prints_a_working_dev_toke
     let (code, _) = server.terminate();
     assert_eq!(code, 0);
 
-    // A new run makes a new secret: the old token stops working, the data stays.
+    // A new run makes a new secret: the old token stops working, and the 401
+    // says why and where the new one is; the data stays.
     let server = Server::start(&dir, &[]);
-    let (status, _) = call(http.get(server.url(demo)).bearer_auth(&token)).await;
+    let response = http
+        .get(server.url(demo))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        status, 401,
+        response.status(),
+        401,
         "a dev token is valid only for the run that printed it"
+    );
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let problem: Value = response.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("from an earlier run of this dev-mode server")
+            && detail.contains("printed in the terminal at start-up")
+            && detail.contains("Token for the demo user"),
+        "{detail}"
     );
     let (status, tasks) = call(http.get(server.url(demo)).bearer_auth(server.dev_token())).await;
     assert_eq!(status, 200);
