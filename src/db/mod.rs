@@ -155,7 +155,9 @@ impl From<diesel::result::Error> for DbError {
                 | DatabaseErrorKind::ReadOnlyTransaction,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
-            DatabaseError(DatabaseErrorKind::Unknown, info) if is_transient(info.message()) => {
+            DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_transient(info.message()) || is_read_only(info.message()) =>
+            {
                 Self::Unavailable(info.message().to_owned())
             }
             _ => Self::Query(err),
@@ -431,11 +433,21 @@ impl Database {
     }
 
     /// Start-up's check that the database can be used as it will be, after
-    /// `migrate` over another URL: PostgreSQL connects once over this one.
+    /// `migrate`. PostgreSQL: one connection (needed only when the migrations
+    /// ran over another URL). SQLite: a write that changes nothing. SQLite
+    /// opens a file it may only read read-only without a word, its
+    /// migrations may all be applied already, and every write would then fail.
     pub async fn check_at_start_up(&self) -> Result<(), OpenError> {
         match &self.pools {
             Pools::Postgres(_, options) => options.connect_at_start_up().await.map(drop),
-            Pools::Sqlite(_) => Ok(()),
+            Pools::Sqlite(pool) => {
+                let mut conn = pool.get().await.map_err(|err| self.sqlite_error(err))?;
+                conn.batch_execute(
+                    "UPDATE __diesel_schema_migrations SET version = version WHERE 0",
+                )
+                .await
+                .map_err(|err| sqlite_open_error(&self.summary, &err.to_string()))
+            }
         }
     }
 
@@ -551,6 +563,29 @@ mod tests {
             .map(|task| task.title)
             .collect();
         assert_eq!(titles, ["t"], "the abandoned insert was rolled back");
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A file SQLite may only read (permissions changed under a running
+    /// server, a read-only mount) is the operator's to fix: 503, not 500.
+    #[tokio::test]
+    async fn a_write_to_a_read_only_sqlite_file_is_unavailable_not_a_bug() {
+        let (db, path) = sqlite(1).await;
+        let mut read_only = SqliteAsync::establish(&format!("file:{}?mode=ro", path.display()))
+            .await
+            .unwrap();
+        let err = diesel::sql_query(
+            "INSERT INTO tasks (user_id, title, completed, created_at, updated_at) \
+             VALUES ('alice', 't', 0, '2026-01-01', '2026-01-01')",
+        )
+        .execute(&mut read_only)
+        .await
+        .unwrap_err();
+        match DbError::from(err) {
+            DbError::Unavailable(message) => assert!(message.contains("readonly"), "{message}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        drop(db);
         let _ = std::fs::remove_file(path);
     }
 

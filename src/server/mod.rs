@@ -81,8 +81,9 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
     // Nothing has connected over the main URL yet when the migrations ran
-    // over NEON_DIRECT_URL.
-    if direct.is_some() {
+    // over NEON_DIRECT_URL; SQLite has not written anything when they were
+    // all applied already.
+    if direct.is_some() || matches!(config.database, DatabaseConfig::Sqlite { .. }) {
         wait_for(variable, config, deadline, || db.check_at_start_up()).await?;
     }
     if db.commits_may_be_lost().await.unwrap_or(false) {

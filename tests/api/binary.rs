@@ -824,6 +824,34 @@ fn an_unusable_sqlite_path_stops_start_up_at_once_naming_it() {
     }
 }
 
+/// SQLite opens a file it may only read read-only without a word: the server
+/// used to start, say 200 on /ready, and answer every write 500. It now
+/// refuses to start.
+#[test]
+fn a_sqlite_file_this_process_may_not_write_stops_start_up() {
+    let dir = scratch_dir();
+    let env = [
+        ("SQLITE_PATH", "tasks.db"),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("PORT", "0"),
+    ];
+    let out = command_in(&dir, &env).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The folder may be written (SQLite's -wal and -shm files), the file not.
+    std::fs::set_permissions(dir.join("tasks.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let Some(cmd) = unprivileged_command_in(&dir, &env) else {
+        return;
+    };
+    let exit = run_to_exit(cmd, Duration::from_secs(10));
+    let line = exit.expect_config_error("SQLITE_PATH", Duration::from_secs(5));
+    assert!(line.contains("tasks.db is read-only"), "{line}");
+}
+
 #[test]
 fn the_openapi_command_prints_the_committed_contract() {
     let out = command(&[]).arg("openapi").output().unwrap();
