@@ -34,6 +34,11 @@ pub enum ConfigError {
     Missing(&'static str, &'static str),
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
+    /// Well-formed, but what it points to refuses it for good (no such
+    /// database, a wrong password, a file that cannot be written): waiting
+    /// will not help, the value or the thing must change.
+    #[error("{var}: {reason}")]
+    Unusable { var: &'static str, reason: String },
 }
 
 /// Shortest accepted `BETTER_AUTH_SECRET`: Better Auth itself asks for 32.
@@ -76,8 +81,13 @@ pub enum DatabaseConfig {
         variable: &'static str,
         direct_url: Option<Secret>,
     },
-    /// `SQLITE_PATH`, a `sqlite://` URL, or the default file.
-    Sqlite { path: PathBuf },
+    /// `SQLITE_PATH`, a `sqlite://` URL, or the default file; `variable`
+    /// names where it came from (`SQLITE_PATH` for the default: the variable
+    /// that changes it), for messages.
+    Sqlite {
+        path: PathBuf,
+        variable: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -165,7 +175,10 @@ fn database(var: &impl Fn(&str) -> Option<String>) -> Result<DatabaseConfig, Con
         (None, Some(url)) => ("DATABASE_URL", url),
         (None, None) => {
             let path = var("SQLITE_PATH").unwrap_or_else(|| DEFAULT_SQLITE_PATH.to_owned());
-            return Ok(DatabaseConfig::Sqlite { path: path.into() });
+            return Ok(DatabaseConfig::Sqlite {
+                path: path.into(),
+                variable: "SQLITE_PATH",
+            });
         }
     };
     let is_postgres =
@@ -191,7 +204,10 @@ fn database(var: &impl Fn(&str) -> Option<String>) -> Result<DatabaseConfig, Con
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        Some(path) if !path.is_empty() => Ok(DatabaseConfig::Sqlite { path: path.into() }),
+        Some(path) if !path.is_empty() => Ok(DatabaseConfig::Sqlite {
+            path: path.into(),
+            variable,
+        }),
         // The value is not echoed: it may hold a password.
         _ => Err(ConfigError::Invalid {
             var: variable,
@@ -389,7 +405,8 @@ mod tests {
         assert_eq!(
             first.database,
             DatabaseConfig::Sqlite {
-                path: DEFAULT_SQLITE_PATH.into()
+                path: DEFAULT_SQLITE_PATH.into(),
+                variable: "SQLITE_PATH",
             }
         );
         assert!(first.auth.dev_mode);
@@ -408,7 +425,8 @@ mod tests {
         assert_eq!(
             by_path.database,
             DatabaseConfig::Sqlite {
-                path: "/var/lib/todo/tasks.db".into()
+                path: "/var/lib/todo/tasks.db".into(),
+                variable: "SQLITE_PATH",
             }
         );
         let by_url = config(&[
@@ -419,7 +437,8 @@ mod tests {
         assert_eq!(
             by_url.database,
             DatabaseConfig::Sqlite {
-                path: "./x/y.db".into()
+                path: "./x/y.db".into(),
+                variable: "DATABASE_URL",
             }
         );
         assert!(

@@ -144,7 +144,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Something the operator must change: the documented exit code 2.
-        Err(err) if err.downcast_ref::<ConfigError>().is_some() => {
+        Err(err) if err.chain().any(|cause| cause.is::<ConfigError>()) => {
             eprintln!("todo-api: configuration error: {err:#}");
             ExitCode::from(2)
         }

@@ -40,6 +40,14 @@ pub enum AuthError {
     AlgorithmNotAccepted,
     #[error("the token's signature does not verify")]
     BadSignature,
+    /// Dev mode only: a demo-user token whose signature does not verify was,
+    /// most likely, printed by an earlier run (each signs with a new secret).
+    #[error(
+        "the token is from an earlier run of this dev-mode server, which signs with a new \
+         secret each time it starts: use the token printed in the terminal at start-up, after \
+         \"Token for the demo user\""
+    )]
+    FromEarlierDevRun,
     #[error("the token has expired")]
     Expired,
     #[error("the token is not valid yet")]
@@ -269,6 +277,8 @@ pub struct TokenVerifier {
     shared_secret: Option<SharedSecret>,
     jwks: Option<JwksVerifier>,
     max_ttl_secs: Option<u64>,
+    /// Dev mode's demo user, whose stale tokens are explained.
+    dev_mode_user: Option<String>,
 }
 
 impl TokenVerifier {
@@ -298,6 +308,14 @@ impl TokenVerifier {
         self
     }
 
+    /// Dev mode: the shared secret is this run's own, so an HS256 token for
+    /// `demo_user` that fails only its signature check is one printed by an
+    /// earlier run, and is refused as [`AuthError::FromEarlierDevRun`].
+    pub fn and_dev_mode(mut self, demo_user: &str) -> Self {
+        self.dev_mode_user = Some(demo_user.to_owned());
+        self
+    }
+
     /// Fetches Better Auth's keys ahead of the first request, if configured.
     pub async fn prefetch(&self) {
         if let Some(jwks) = &self.jwks {
@@ -321,7 +339,16 @@ impl TokenVerifier {
                     .shared_secret
                     .as_ref()
                     .ok_or(AuthError::AlgorithmNotAccepted)?;
-                decode_with(token, &path.key, &path.validation, self.max_ttl_secs)
+                let verdict = decode_with(token, &path.key, &path.validation, self.max_ttl_secs);
+                match (verdict, &self.dev_mode_user) {
+                    // The claims were read before the signature was checked.
+                    (Err(AuthError::BadSignature), Some(demo_user))
+                        if Claims::read(token).is_ok_and(|c| c.sub.as_str() == demo_user) =>
+                    {
+                        Err(AuthError::FromEarlierDevRun)
+                    }
+                    (verdict, _) => verdict,
+                }
             }
             Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 => {
                 let jwks = self.jwks.as_ref().ok_or(AuthError::AlgorithmNotAccepted)?;
@@ -544,6 +571,27 @@ mod tests {
             .verify(&token)
             .await;
         assert_eq!(other, Err(AuthError::BadSignature));
+    }
+
+    #[tokio::test]
+    async fn in_dev_mode_a_demo_token_from_an_earlier_run_is_called_that() {
+        let dev = TokenVerifier::with_shared_secret("this-run", 0).and_dev_mode("demo-user");
+        let earlier = mint_token("earlier-run", "demo-user", 60);
+        assert_eq!(
+            dev.verify(&earlier).await,
+            Err(AuthError::FromEarlierDevRun)
+        );
+        // Another user's token, or outside dev mode: just a bad signature.
+        let other = mint_token("earlier-run", "alice", 60);
+        assert_eq!(dev.verify(&other).await, Err(AuthError::BadSignature));
+        let production = TokenVerifier::with_shared_secret("this-run", 0);
+        assert_eq!(
+            production.verify(&earlier).await,
+            Err(AuthError::BadSignature)
+        );
+        // This run's token still works.
+        let current = mint_token("this-run", "demo-user", 60);
+        assert_eq!(dev.verify(&current).await.unwrap().as_str(), "demo-user");
     }
 
     #[tokio::test]

@@ -57,7 +57,7 @@ macro_rules! db_run {
     };
     (@run $db:expr, $conn:ident, $pooled:ident, $body:expr, {$($sqlite:tt)*}) => {
         match $db.pool() {
-            $crate::db::Pools::Postgres(pool) => {
+            $crate::db::Pools::Postgres(pool, _) => {
                 #[allow(unused_imports)]
                 use $crate::db::schema::pg::tasks;
                 let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
@@ -155,12 +155,28 @@ impl From<diesel::result::Error> for DbError {
                 | DatabaseErrorKind::ReadOnlyTransaction,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
-            DatabaseError(DatabaseErrorKind::Unknown, info) if is_transient(info.message()) => {
+            DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_transient(info.message()) || is_read_only(info.message()) =>
+            {
                 Self::Unavailable(info.message().to_owned())
             }
             _ => Self::Query(err),
         }
     }
+}
+
+/// Why the database could not be opened at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Waiting may heal it: the server is down, starting, full or waking up,
+    /// the SQLite file is locked by another process.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Waiting will not: no such database or role, a wrong password, a
+    /// certificate that does not verify, a file that cannot be opened or
+    /// written. One line saying what to change (no password, no URL).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Messages diesel reports as `Unknown` that mean "try again later":
@@ -180,9 +196,46 @@ fn is_transient(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+/// SQLite may not write the file (its permissions, a read-only mount): it
+/// opened it read-only without a word. Not the request's fault nor a bug,
+/// and it lasts until the operator acts.
+fn is_read_only(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("attempt to write a readonly database")
+}
+
+/// What SQLite's `message` about the file at `path` means at start-up: only
+/// a lock held by another process (or a full disk) may pass by waiting.
+/// (Failures to open carry SQLite's name for the code, "Unable to open the
+/// database file"; later ones its message, "unable to open database file".)
+fn sqlite_open_error(path: &str, message: &str) -> OpenError {
+    let lower = message.to_ascii_lowercase();
+    if is_transient(&lower) || lower.contains("locked") || lower.contains("busy") {
+        return OpenError::Unavailable(message.to_owned());
+    }
+    OpenError::Refused(if is_read_only(message) {
+        format!(
+            "{path} is read-only to this process ({message}) — let its user write the file \
+             and its folder, or choose another path"
+        )
+    } else if lower.contains("unable to open") {
+        format!(
+            "cannot open {path} ({message}) — it must be a file, or not exist yet, in a \
+             folder this process may write"
+        )
+    } else if lower.contains("not a database") {
+        format!("{path} is not an SQLite database ({message}) — choose another path")
+    } else {
+        format!("cannot use {path}: {message}")
+    })
+}
+
 #[derive(Clone)]
 pub(crate) enum Pools {
-    Postgres(Pool<AsyncPgConnection>),
+    /// With how its connections are made, for start-up's own (which say why
+    /// they fail).
+    Postgres(Pool<AsyncPgConnection>, Arc<postgres::ConnectOptions>),
     Sqlite(Pool<SqliteAsync>),
 }
 
@@ -197,23 +250,26 @@ pub struct Database {
 impl Database {
     /// A PostgreSQL pool. Connections are made on first use, over TLS as the
     /// URL's `sslmode` says (a remote host's certificate is verified by default).
-    pub fn postgres(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
+    pub fn postgres(url: &str, settings: PoolSettings) -> Result<Self, OpenError> {
         let options = Arc::new(
-            postgres::ConnectOptions::parse(url, settings.timeout).map_err(anyhow::Error::msg)?,
+            postgres::ConnectOptions::parse(url, settings.timeout).map_err(OpenError::Refused)?,
         );
         let mut config = ManagerConfig::default();
         // `Verified` would send `SELECT 1` before every request; a broken
         // connection is dropped by the pool anyway when a query on it fails.
         config.recycling_method = RecyclingMethod::Fast;
         let summary = options.summary.clone();
-        config.custom_setup = Box::new(move |_url| {
+        config.custom_setup = Box::new({
             let options = Arc::clone(&options);
-            Box::pin(async move { options.connect().await })
+            move |_url| {
+                let options = Arc::clone(&options);
+                Box::pin(async move { options.connect().await })
+            }
         });
         // The manager's own URL is unused: connections come from `custom_setup`.
         let manager = AsyncDieselConnectionManager::new_with_config(summary.clone(), config);
         Ok(Self {
-            pools: Pools::Postgres(build_pool(manager, settings)?),
+            pools: Pools::Postgres(build_pool(manager, settings)?, options),
             summary,
         })
     }
@@ -221,10 +277,34 @@ impl Database {
     /// A pool over the SQLite file at `path`, created with its folder if missing.
     /// Every connection runs in WAL mode and waits (up to the pool timeout) for
     /// a lock rather than failing with "database is locked".
-    pub fn sqlite(path: &Path, settings: PoolSettings) -> anyhow::Result<Self> {
+    pub fn sqlite(path: &Path, settings: PoolSettings) -> Result<Self, OpenError> {
+        let shown = path.display();
+        if path.is_dir() {
+            return Err(OpenError::Refused(format!(
+                "{shown} is a folder — name the database file, e.g. {}",
+                path.join("todo.db").display()
+            )));
+        }
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|err| anyhow::anyhow!("cannot create {}: {err}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|err| {
+                // std says "File exists" when a file stands where a folder
+                // should be: name that file instead.
+                let blocker = dir
+                    .ancestors()
+                    .find(|dir| std::fs::symlink_metadata(dir).is_ok())
+                    .filter(|found| !found.is_dir());
+                OpenError::Refused(match blocker {
+                    Some(file) => format!(
+                        "{} is a file, not a folder, so {shown} cannot be created in it — \
+                         choose another path",
+                        file.display()
+                    ),
+                    None => format!(
+                        "cannot create the folder {} ({err}) — create it, or choose another path",
+                        dir.display()
+                    ),
+                })
+            })?;
         }
         // busy_timeout first: even switching to WAL needs a lock, and a new
         // connection opened while another writes must wait for it, not fail.
@@ -245,9 +325,9 @@ impl Database {
                 Ok(conn)
             })
         });
-        let path = path
-            .to_str()
-            .ok_or_else(|| anyhow::anyhow!("the SQLite path {} is not UTF-8", path.display()))?;
+        let path = path.to_str().ok_or_else(|| {
+            OpenError::Refused(format!("{shown} is not UTF-8 — choose another path"))
+        })?;
         let manager = AsyncDieselConnectionManager::new_with_config(path, config);
         Ok(Self {
             pools: Pools::Sqlite(build_pool(manager, settings)?),
@@ -267,7 +347,7 @@ impl Database {
     /// Closes idle connections and refuses new checkouts (at shutdown).
     pub fn close(&self) {
         match &self.pools {
-            Pools::Postgres(pool) => pool.close(),
+            Pools::Postgres(pool, _) => pool.close(),
             Pools::Sqlite(pool) => pool.close(),
         }
     }
@@ -291,7 +371,7 @@ impl Database {
             #[diesel(sql_type = diesel::sql_types::Text)]
             synchronous_commit: String,
         }
-        let Pools::Postgres(pool) = &self.pools else {
+        let Pools::Postgres(pool, _) = &self.pools else {
             return Ok(false);
         };
         let mut conn = pool.get().await?;
@@ -304,29 +384,78 @@ impl Database {
     /// Applies pending migrations; returns the names of those applied.
     ///
     /// diesel's migration harness is synchronous: it runs on a blocking thread
-    /// over a connection taken out of the pool, through
-    /// `AsyncConnectionWrapper`, which works on any tokio runtime.
-    pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        fn run<C>(conn: C, migrations: EmbeddedMigrations) -> anyhow::Result<Vec<String>>
+    /// over a connection of its own, through `AsyncConnectionWrapper`, which
+    /// works on any tokio runtime. PostgreSQL's is made here rather than by
+    /// the pool, whose errors are only text: a failure says whether waiting
+    /// may heal it.
+    pub async fn migrate(&self) -> Result<Vec<String>, OpenError> {
+        type Failure = Box<dyn std::error::Error + Send + Sync>;
+        fn run<C>(conn: C, migrations: EmbeddedMigrations) -> Result<Vec<String>, Failure>
         where
             AsyncConnectionWrapper<C>: MigrationHarness<C::Backend>,
             C: AsyncConnection,
         {
             let mut conn = AsyncConnectionWrapper::<C>::from(conn);
-            let applied = conn
-                .run_pending_migrations(migrations)
-                .map_err(|err| anyhow::anyhow!("applying migrations failed: {err}"))?;
+            let applied = conn.run_pending_migrations(migrations)?;
             Ok(applied.iter().map(ToString::to_string).collect())
         }
+        let stopped = |err: tokio::task::JoinError| {
+            OpenError::Unavailable(format!("the migrations stopped: {err}"))
+        };
         match &self.pools {
-            Pools::Postgres(pool) => {
-                let conn = Object::take(pool.get().await?);
-                tokio::task::spawn_blocking(move || run(conn, PG_MIGRATIONS)).await?
+            Pools::Postgres(_, options) => {
+                let conn = options.connect_at_start_up().await?;
+                let applied = tokio::task::spawn_blocking(move || run(conn, PG_MIGRATIONS))
+                    .await
+                    .map_err(stopped)?;
+                applied.map_err(|err| {
+                    let message = err.to_string();
+                    if message.contains("permission denied") {
+                        OpenError::Refused(format!(
+                            "{message} on {} (database {}) — the URL's role may not create \
+                             the tables: grant it CREATE on the schema, or migrate as the \
+                             database's owner",
+                            options.hosts, options.dbname
+                        ))
+                    } else {
+                        OpenError::Unavailable(format!("applying migrations failed: {message}"))
+                    }
+                })
             }
             Pools::Sqlite(pool) => {
-                let conn = Object::take(pool.get().await?);
-                tokio::task::spawn_blocking(move || run(conn, SQLITE_MIGRATIONS)).await?
+                let conn = Object::take(pool.get().await.map_err(|err| self.sqlite_error(err))?);
+                let applied = tokio::task::spawn_blocking(move || run(conn, SQLITE_MIGRATIONS))
+                    .await
+                    .map_err(stopped)?;
+                applied.map_err(|err| sqlite_open_error(&self.summary, &err.to_string()))
             }
+        }
+    }
+
+    /// Start-up's check that the database can be used as it will be, after
+    /// `migrate`. PostgreSQL: one connection (needed only when the migrations
+    /// ran over another URL). SQLite: a write that changes nothing. SQLite
+    /// opens a file it may only read read-only without a word, its
+    /// migrations may all be applied already, and every write would then fail.
+    pub async fn check_at_start_up(&self) -> Result<(), OpenError> {
+        match &self.pools {
+            Pools::Postgres(_, options) => options.connect_at_start_up().await.map(drop),
+            Pools::Sqlite(pool) => {
+                let mut conn = pool.get().await.map_err(|err| self.sqlite_error(err))?;
+                conn.batch_execute(
+                    "UPDATE __diesel_schema_migrations SET version = version WHERE 0",
+                )
+                .await
+                .map_err(|err| sqlite_open_error(&self.summary, &err.to_string()))
+            }
+        }
+    }
+
+    /// A failed SQLite checkout, without deadpool's wrapping.
+    fn sqlite_error(&self, err: PoolError) -> OpenError {
+        match err {
+            PoolError::Backend(err) => sqlite_open_error(&self.summary, &err.to_string()),
+            other => OpenError::Unavailable(other.to_string()),
         }
     }
 }
@@ -334,17 +463,19 @@ impl Database {
 fn build_pool<C>(
     manager: AsyncDieselConnectionManager<C>,
     settings: PoolSettings,
-) -> anyhow::Result<Pool<C>>
+) -> Result<Pool<C>, OpenError>
 where
     AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
 {
-    Ok(Pool::builder(manager)
+    // Fails only without a runtime, which is set.
+    Pool::builder(manager)
         .max_size(settings.max_size)
         .wait_timeout(Some(settings.timeout))
         .create_timeout(Some(settings.timeout))
         .recycle_timeout(Some(settings.timeout))
         .runtime(deadpool::Runtime::Tokio1)
-        .build()?)
+        .build()
+        .map_err(|err| OpenError::Refused(err.to_string()))
 }
 
 #[cfg(test)]
@@ -432,6 +563,29 @@ mod tests {
             .map(|task| task.title)
             .collect();
         assert_eq!(titles, ["t"], "the abandoned insert was rolled back");
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A file SQLite may only read (permissions changed under a running
+    /// server, a read-only mount) is the operator's to fix: 503, not 500.
+    #[tokio::test]
+    async fn a_write_to_a_read_only_sqlite_file_is_unavailable_not_a_bug() {
+        let (db, path) = sqlite(1).await;
+        let mut read_only = SqliteAsync::establish(&format!("file:{}?mode=ro", path.display()))
+            .await
+            .unwrap();
+        let err = diesel::sql_query(
+            "INSERT INTO tasks (user_id, title, completed, created_at, updated_at) \
+             VALUES ('alice', 't', 0, '2026-01-01', '2026-01-01')",
+        )
+        .execute(&mut read_only)
+        .await
+        .unwrap_err();
+        match DbError::from(err) {
+            DbError::Unavailable(message) => assert!(message.contains("readonly"), "{message}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        drop(db);
         let _ = std::fs::remove_file(path);
     }
 

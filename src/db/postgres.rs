@@ -17,8 +17,13 @@ use rustls::{
     crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature},
     pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
 };
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{
+    config::{Host, SslMode},
+    error::SqlState,
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::OpenError;
 
 /// How much of the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +42,10 @@ pub struct ConnectOptions {
     tls: MakeRustlsConnect,
     /// For logs: never includes the password.
     pub summary: String,
+    /// `host:port[,host:port…]`, for messages.
+    pub hosts: String,
+    /// The database name, for messages.
+    pub dbname: String,
 }
 
 impl ConnectOptions {
@@ -60,9 +69,10 @@ impl ConnectOptions {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
+        // The causes name options, never their values.
         let mut config: tokio_postgres::Config = stripped
             .parse()
-            .map_err(|err| format!("not a valid PostgreSQL URL: {err}"))?;
+            .map_err(|err| format!("not a valid PostgreSQL URL: {}", describe(&err)))?;
         let local = config.get_hosts().iter().all(|host| match host {
             Host::Tcp(name) => is_local(name),
             Host::Unix(_) => true,
@@ -87,19 +97,19 @@ impl ConnectOptions {
         config.ssl_mode(mode);
         config.connect_timeout(connect_timeout);
         let roots = root_store(sslrootcert.as_deref())?;
+        let hosts = config
+            .get_hosts()
+            .iter()
+            .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+            .map(|(host, port)| match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let dbname = config.get_dbname().unwrap_or("(default)").to_owned();
         let summary = format!(
-            "{} (database {}, sslmode {}, certificate {})",
-            config
-                .get_hosts()
-                .iter()
-                .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
-                .map(|(host, port)| match host {
-                    Host::Tcp(name) => format!("{name}:{port}"),
-                    Host::Unix(path) => path.display().to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            config.get_dbname().unwrap_or("(default)"),
+            "{hosts} (database {dbname}, sslmode {}, certificate {})",
             sslmode.as_deref().unwrap_or(if local {
                 "prefer (local default)"
             } else {
@@ -115,6 +125,8 @@ impl ConnectOptions {
             config,
             tls: MakeRustlsConnect::new(client_config(verify, roots)?),
             summary,
+            hosts,
+            dbname,
         })
     }
 
@@ -126,6 +138,91 @@ impl ConnectOptions {
             .await
             .map_err(|err| ConnectionError::BadConnection(describe(&err)))?;
         AsyncPgConnection::try_from_client_and_connection(client, connection).await
+    }
+
+    /// Opens one connection for start-up, sorting a failure into what waiting
+    /// may heal (the server is down, starting, full, waking up) and what it
+    /// will not, which then says what to change, without the password.
+    pub async fn connect_at_start_up(&self) -> Result<AsyncPgConnection, OpenError> {
+        let (client, connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|err| self.explain(&err))?;
+        AsyncPgConnection::try_from_client_and_connection(client, connection)
+            .await
+            .map_err(|err| OpenError::Unavailable(err.to_string()))
+    }
+
+    fn explain(&self, err: &tokio_postgres::Error) -> OpenError {
+        let (hosts, dbname) = (&self.hosts, &self.dbname);
+        if let Some(db) = err.as_db_error() {
+            let message = db.message();
+            let code = db.code();
+            let refused = |hint: &str| {
+                OpenError::Refused(format!("{message} on {hosts} (database {dbname}) — {hint}"))
+            };
+            return if *code == SqlState::INVALID_CATALOG_NAME {
+                OpenError::Refused(format!(
+                    "{message} on {hosts} — create it or fix the database name in the URL"
+                ))
+            } else if *code == SqlState::INVALID_PASSWORD {
+                refused("fix the user name or the password in the URL")
+            } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+                refused("fix the user name in the URL, or what the server's pg_hba.conf accepts")
+            } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+                refused("grant the role CONNECT on the database, or use another role")
+            } else {
+                // Starting up (57P03), too many connections (53300), shutting
+                // down, Neon's proxy waking a compute…
+                OpenError::Unavailable(describe(err))
+            };
+        }
+        if is_permanent(err) {
+            let hint = if err.to_string() == TLS_FAILED {
+                "check sslmode and sslrootcert in the URL, and the server's certificate"
+            } else {
+                "fix the URL"
+            };
+            return OpenError::Refused(format!(
+                "{} (connecting to {hosts}, database {dbname}) — {hint}",
+                describe(err)
+            ));
+        }
+        OpenError::Unavailable(describe(err))
+    }
+}
+
+/// tokio-postgres's words for a failed TLS handshake (its error kinds are
+/// private; their Display, without the cause, is all there is to go by).
+const TLS_FAILED: &str = "error performing TLS handshake";
+
+/// Whether a failure that is not the server's answer comes from the URL or
+/// the TLS settings rather than from the network: a missing password, an
+/// authentication method the client refuses, a certificate that does not
+/// verify, a server without TLS when TLS is required. Connection refused,
+/// timeouts, DNS failures and a connection reset during the handshake are
+/// worth waiting for.
+fn is_permanent(err: &tokio_postgres::Error) -> bool {
+    match err.to_string().as_str() {
+        "invalid configuration" | "authentication error" | "invalid connection string" => true,
+        TLS_FAILED => match std::error::Error::source(err) {
+            Some(cause) => match cause.downcast_ref::<std::io::Error>() {
+                // tokio-rustls reports rustls's verdicts as I/O errors, and
+                // tokio-postgres-rustls a host that is no TLS server name
+                // as invalid input.
+                Some(io) => {
+                    io.kind() == std::io::ErrorKind::InvalidInput
+                        || io
+                            .get_ref()
+                            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+                }
+                // "server does not support TLS", "no hostname provided…"
+                None => true,
+            },
+            None => false,
+        },
+        _ => false,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::{
     app::build_app,
     auth::{TokenVerifier, mint_token},
     config::{Config, ConfigError, DatabaseConfig},
-    db::{Database, PoolSettings},
+    db::{Database, OpenError, PoolSettings},
 };
 
 /// How long in-flight requests may run after a shutdown signal.
@@ -30,59 +30,61 @@ const DEMO_TOKEN_TTL_SECS: u64 = 24 * 3600;
 /// Opens the configured database (creating an SQLite file if needed) and
 /// applies pending migrations, over `NEON_DIRECT_URL` when one is set. A
 /// database that does not answer yet (a Neon compute waking up) is retried
-/// with backoff for `DB_STARTUP_TIMEOUT_SECS`, saying what it waits for.
+/// with backoff for `DB_STARTUP_TIMEOUT_SECS`, saying what it waits for;
+/// one that refuses for good (no such database or role, a wrong password, a
+/// certificate that does not verify, a file that cannot be written) stops
+/// start-up at once with a [`ConfigError`] naming the variable to change.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    let (db, migrator) = match &config.database {
+    let deadline = Instant::now() + config.startup_timeout;
+    let (db, variable, direct) = match &config.database {
         DatabaseConfig::Postgres {
             url,
             variable,
             direct_url,
         } => {
             let db = Database::postgres(url.expose(), config.pool)
-                .with_context(|| format!("{variable} cannot be used"))?;
+                .map_err(|err| unusable(variable, err))?;
             tracing::info!("database: PostgreSQL at {} from {variable}", db.summary());
-            let migrator = match direct_url {
+            let direct = match direct_url {
                 Some(direct) => {
                     let settings = PoolSettings {
                         max_size: 1,
                         ..config.pool
                     };
                     let direct = Database::postgres(direct.expose(), settings)
-                        .context("NEON_DIRECT_URL cannot be used")?;
+                        .map_err(|err| unusable("NEON_DIRECT_URL", err))?;
                     tracing::info!("migrations: over NEON_DIRECT_URL, {}", direct.summary());
                     Some(direct)
                 }
                 None => None,
             };
-            (db, migrator)
+            (db, *variable, direct)
         }
-        DatabaseConfig::Sqlite { path } => {
+        DatabaseConfig::Sqlite { path, variable } => {
             tracing::info!(
                 "database: SQLite file {} (embedded; set NEON_DB_URL for PostgreSQL)",
                 path.display()
             );
-            (Database::sqlite(path, config.pool)?, None)
+            let db = Database::sqlite(path, config.pool).map_err(|err| unusable(variable, err))?;
+            (db, *variable, None)
         }
     };
-    let migrator = migrator.as_ref().unwrap_or(&db);
-    let deadline = Instant::now() + config.startup_timeout;
-    let mut delay = Duration::from_millis(250);
-    let applied = loop {
-        match migrator.migrate().await {
-            Ok(applied) => break applied,
-            Err(err) if Instant::now() + delay < deadline => {
-                tracing::warn!("waiting for the database ({err:#}); retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(err) => return Err(err.context("could not migrate the database")),
+    let applied = match &direct {
+        Some(direct) => {
+            let applied = wait_for("NEON_DIRECT_URL", config, deadline, || direct.migrate()).await;
+            direct.close();
+            applied?
         }
+        None => wait_for(variable, config, deadline, || db.migrate()).await?,
     };
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    if !std::ptr::eq(migrator, &db) {
-        migrator.close();
+    // Nothing has connected over the main URL yet when the migrations ran
+    // over NEON_DIRECT_URL; SQLite has not written anything when they were
+    // all applied already.
+    if direct.is_some() || matches!(config.database, DatabaseConfig::Sqlite { .. }) {
+        wait_for(variable, config, deadline, || db.check_at_start_up()).await?;
     }
     if db.commits_may_be_lost().await.unwrap_or(false) {
         tracing::warn!(
@@ -91,6 +93,47 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
         );
     }
     Ok(db)
+}
+
+/// Runs `step` until it succeeds, retrying what may heal with backoff until
+/// `deadline`; what will not heal is a [`ConfigError`] naming `variable`.
+async fn wait_for<T, F, Fut>(
+    variable: &'static str,
+    config: &Config,
+    deadline: Instant,
+    mut step: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, OpenError>>,
+{
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match step().await {
+            Ok(value) => return Ok(value),
+            Err(err @ OpenError::Refused(_)) => return Err(unusable(variable, err).into()),
+            Err(OpenError::Unavailable(why)) if Instant::now() + delay < deadline => {
+                tracing::warn!("waiting for the database ({why}); retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(OpenError::Unavailable(why)) => {
+                return Err(anyhow::anyhow!(
+                    "{variable}: the database is still unavailable after \
+                     DB_STARTUP_TIMEOUT_SECS ({} s): {why}",
+                    config.startup_timeout.as_secs()
+                ));
+            }
+        }
+    }
+}
+
+/// A database that refuses for good, as the configuration error it is.
+fn unusable(variable: &'static str, err: OpenError) -> ConfigError {
+    ConfigError::Unusable {
+        var: variable,
+        reason: err.to_string(),
+    }
 }
 
 /// Binds the listener, migrates the database and serves until SIGTERM or Ctrl-C.
@@ -174,7 +217,9 @@ pub fn token_verifier(config: &Config) -> TokenVerifier {
     let mut verifier = TokenVerifier::default();
     if let Some(secret) = &auth.shared_secret {
         verifier = verifier.and_shared_secret(secret.expose(), auth.leeway_secs);
-        if !auth.dev_mode {
+        if auth.dev_mode {
+            verifier = verifier.and_dev_mode(DEMO_USER);
+        } else {
             tracing::info!("tokens: HS256 signed with BETTER_AUTH_SECRET");
         }
     }

@@ -1,7 +1,8 @@
 //! Black-box tests of the built `todo-api` binary: real process, real HTTP.
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader, Read, Write},
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
@@ -36,6 +37,101 @@ pub(crate) fn command_in(dir: &Path, env: &[(&str, &str)]) -> Command {
 
 fn command(env: &[(&str, &str)]) -> Command {
     command_in(&scratch_dir(), env)
+}
+
+/// How a run of the binary that was meant to stop by itself ended.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    /// `None`: still running after the time allowed, and killed.
+    pub(crate) code: Option<i32>,
+    pub(crate) elapsed: Duration,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs `cmd` until it exits or `within` has passed (then kills it): a
+/// server that should have refused to start cannot hang the test.
+pub(crate) fn run_to_exit(mut cmd: Command, within: Duration) -> Exit {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting todo-api");
+    let read = |stream: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(stream).read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Exit {
+        code,
+        elapsed: started.elapsed(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+impl Exit {
+    /// A configuration error: exit code 2 within `limit`, one line on
+    /// stderr naming `variable`; that line is returned.
+    pub(crate) fn expect_config_error(&self, variable: &str, limit: Duration) -> &str {
+        assert_eq!(self.code, Some(2), "exit code 2 (killed: None): {self:#?}");
+        assert!(
+            self.elapsed < limit,
+            "took {:?}, more than {limit:?}: {self:#?}",
+            self.elapsed
+        );
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "exactly one line: {self:#?}");
+        assert!(
+            lines[0].starts_with(&format!("todo-api: configuration error: {variable}: ")),
+            "{variable} is named first: {self:#?}"
+        );
+        lines[0]
+    }
+}
+
+/// The binary as an unprivileged user, for whom file permissions apply (they
+/// do not to root, which the tests may run as): `nobody` through `setpriv`
+/// when root, else the current user. `None` when that user cannot run it.
+pub(crate) fn unprivileged_command_in(dir: &Path, env: &[(&str, &str)]) -> Option<Command> {
+    if !postgres::is_root() {
+        return Some(command_in(dir, env));
+    }
+    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+    let reachable = Command::new("setpriv")
+        .args(nobody)
+        .args(["test", "-x", BIN])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !reachable {
+        return postgres::skip_or_fail(&format!(
+            "`nobody` cannot run {BIN} through setpriv (util-linux); the permission tests need it"
+        ));
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(nobody)
+        .arg(BIN)
+        .env_clear()
+        .current_dir(dir)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied());
+    Some(cmd)
 }
 
 pub(crate) struct Server {
@@ -297,12 +393,31 @@ async fn zero_config_start_creates_the_sqlite_file_and_prints_a_working_dev_toke
     let (code, _) = server.terminate();
     assert_eq!(code, 0);
 
-    // A new run makes a new secret: the old token stops working, the data stays.
+    // A new run makes a new secret: the old token stops working, and the 401
+    // says why and where the new one is; the data stays.
     let server = Server::start(&dir, &[]);
-    let (status, _) = call(http.get(server.url(demo)).bearer_auth(&token)).await;
+    let response = http
+        .get(server.url(demo))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        status, 401,
+        response.status(),
+        401,
         "a dev token is valid only for the run that printed it"
+    );
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let problem: Value = response.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("from an earlier run of this dev-mode server")
+            && detail.contains("printed in the terminal at start-up")
+            && detail.contains("Token for the demo user"),
+        "{detail}"
     );
     let (status, tasks) = call(http.get(server.url(demo)).bearer_auth(server.dev_token())).await;
     assert_eq!(status, 200);
@@ -417,7 +532,7 @@ async fn postgres_in_flight_requests_finish_after_sigterm() {
 
 #[test]
 fn a_missing_or_invalid_variable_stops_start_up_with_one_line_naming_it() {
-    let cases: [(&[(&str, &str)], &str); 8] = [
+    let cases: [(&[(&str, &str)], &str); 11] = [
         (
             &[("BETTER_AUTH_URL", "auth.example.com")],
             "BETTER_AUTH_URL",
@@ -447,6 +562,39 @@ fn a_missing_or_invalid_variable_stops_start_up_with_one_line_naming_it() {
         (&[("BETTER_AUTH_SECRET", SECRET), ("PORT", "http")], "PORT"),
         (&[("BETTER_AUTH_SECRET", "short")], "BETTER_AUTH_SECRET"),
         (&[("CORS_ORIGINS", "localhost:3000")], "CORS_ORIGINS"),
+        // URLs that cannot be used, found when the database is opened (after
+        // the port is taken: any free one).
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:notaport/db"),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("PORT", "0"),
+            ],
+            "DATABASE_URL",
+        ),
+        (
+            &[
+                (
+                    "NEON_DB_URL",
+                    "postgres://u:hunter2@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent.pem",
+                ),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("PORT", "0"),
+            ],
+            "NEON_DB_URL",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db"),
+                (
+                    "NEON_DIRECT_URL",
+                    "postgres://u:hunter2@127.0.0.1:1/db?sslmode=sometimes",
+                ),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("PORT", "0"),
+            ],
+            "NEON_DIRECT_URL",
+        ),
     ];
     for (env, variable) in cases {
         let out = command(env).output().unwrap();
@@ -512,8 +660,233 @@ fn an_unreachable_database_at_start_up_fails_without_leaking_the_url() {
         all.contains("waiting for the database"),
         "start-up says what it waits for: {all}"
     );
-    assert!(all.contains("could not migrate the database"), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0].starts_with("todo-api: DATABASE_URL: the database is still unavailable after"),
+        "names the variable: {stderr}"
+    );
+    assert_eq!(
+        lines[0].matches("Connection refused").count(),
+        1,
+        "the cause is said once: {stderr}"
+    );
     assert!(!all.contains("hunter2") && !all.contains(&url), "{all}");
+}
+
+/// What waiting cannot heal stops start-up at once (not after
+/// DB_STARTUP_TIMEOUT_SECS, 60 s by default) with one line naming the
+/// variable and what to change; what it can heal is waited for.
+#[test]
+fn a_postgres_that_refuses_for_good_stops_start_up_at_once_naming_the_variable() {
+    let Some(cluster) = postgres::own_cluster(|data| {
+        // Passwords over TCP, except for a role that does not exist (so the
+        // server says so rather than "password authentication failed").
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhost all ghost 127.0.0.1/32 trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .map_err(|e| e.to_string())
+    }) else {
+        return;
+    };
+    for sql in [
+        "CREATE ROLE app LOGIN PASSWORD 'app-pw'",
+        "CREATE ROLE busy LOGIN PASSWORD 'busy-pw' CONNECTION LIMIT 0",
+        "CREATE DATABASE tasks",
+        "CREATE DATABASE locked",
+        "REVOKE CONNECT ON DATABASE locked FROM PUBLIC",
+        "CREATE DATABASE direct",
+        "CREATE DATABASE busy OWNER busy",
+    ] {
+        cluster.sql("postgres", sql).unwrap();
+    }
+    let port = cluster.port;
+    let url = |credentials: &str, database: &str| {
+        format!("postgres://{credentials}@127.0.0.1:{port}/{database}")
+    };
+    let cases = [
+        (
+            vec![("DATABASE_URL", url("postgres:postgres", "nope"))],
+            "DATABASE_URL",
+            "database \"nope\" does not exist",
+        ),
+        (
+            vec![("NEON_DB_URL", url("ghost:ghost-pw", "tasks"))],
+            "NEON_DB_URL",
+            "role \"ghost\" does not exist",
+        ),
+        (
+            vec![("DATABASE_URL", url("app:wrong-pw", "tasks"))],
+            "DATABASE_URL",
+            "password authentication failed for user \"app\"",
+        ),
+        (
+            vec![("DATABASE_URL", url("app:app-pw", "locked"))],
+            "DATABASE_URL",
+            "permission denied for database \"locked\"",
+        ),
+        // Connects, but may not create the tables (PostgreSQL 15+ grants no
+        // CREATE on schema public).
+        (
+            vec![("DATABASE_URL", url("app:app-pw", "tasks"))],
+            "DATABASE_URL",
+            "permission denied for schema public",
+        ),
+        (
+            vec![
+                ("NEON_DB_URL", url("postgres:postgres", "tasks")),
+                ("NEON_DIRECT_URL", url("postgres:postgres", "nope")),
+            ],
+            "NEON_DIRECT_URL",
+            "database \"nope\" does not exist",
+        ),
+        // Migrations over NEON_DIRECT_URL work; the main URL does not.
+        (
+            vec![
+                ("NEON_DB_URL", url("app:wrong-pw", "direct")),
+                ("NEON_DIRECT_URL", url("postgres:postgres", "direct")),
+            ],
+            "NEON_DB_URL",
+            "password authentication failed for user \"app\"",
+        ),
+    ];
+    for (vars, variable, reason) in cases {
+        let mut env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend([("BETTER_AUTH_SECRET", SECRET), ("PORT", "0")]);
+        let exit = run_to_exit(command(&env), Duration::from_secs(10));
+        let line = exit.expect_config_error(variable, Duration::from_secs(5));
+        assert!(line.contains(reason), "{reason}: {line}");
+        assert!(
+            line.contains(&format!("127.0.0.1:{port}")),
+            "the server is named: {line}"
+        );
+        assert!(line.contains(" — "), "says what to do: {line}");
+        let all = format!("{}{}", exit.stdout, exit.stderr);
+        assert!(
+            !all.contains("wrong-pw") && !all.contains("app-pw") && !all.contains(":postgres@"),
+            "no password: {all}"
+        );
+        assert!(!all.contains("waiting for the database"), "no retry: {all}");
+    }
+
+    // Too many connections (53300) can heal: start-up waits, and serves once
+    // the limit is lifted.
+    let busy = url("busy:busy-pw", "busy");
+    let server = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1500));
+            cluster
+                .sql("postgres", "ALTER ROLE busy CONNECTION LIMIT -1")
+                .unwrap();
+        });
+        Server::start(
+            &scratch_dir(),
+            &[("DATABASE_URL", &busy), ("BETTER_AUTH_SECRET", SECRET)],
+        )
+    });
+    let log = server.logs();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("waiting for the database") && l.contains("too many connections")),
+        "waited for the connection limit: {log:?}"
+    );
+}
+
+/// An SQLite path that cannot be used stops start-up at once with one line
+/// naming its variable. It used to retry for DB_STARTUP_TIMEOUT_SECS (60 s)
+/// a file that cannot be opened, or say "File exists" and exit 1.
+#[test]
+fn an_unusable_sqlite_path_stops_start_up_at_once_naming_it() {
+    let dir = scratch_dir();
+    std::fs::write(dir.join("blocker"), "a file").unwrap();
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    std::fs::write(dir.join("garbage.db"), "not SQLite. ".repeat(100)).unwrap();
+    let cases = [
+        (
+            "SQLITE_PATH",
+            "blocker/tasks.db",
+            "blocker is a file, not a folder",
+        ),
+        (
+            "SQLITE_PATH",
+            "blocker/sub/tasks.db",
+            "blocker is a file, not a folder",
+        ),
+        ("SQLITE_PATH", "folder", "folder is a folder"),
+        (
+            "SQLITE_PATH",
+            "garbage.db",
+            "garbage.db is not an SQLite database",
+        ),
+        (
+            "DATABASE_URL",
+            "sqlite://garbage.db",
+            "garbage.db is not an SQLite database",
+        ),
+    ];
+    let limit = Duration::from_secs(5);
+    for (variable, value, reason) in cases {
+        let env = [
+            (variable, value),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("PORT", "0"),
+        ];
+        let exit = run_to_exit(command_in(&dir, &env), Duration::from_secs(10));
+        let line = exit.expect_config_error(variable, limit);
+        assert!(line.contains(reason), "{value}: {line}");
+    }
+
+    // A folder this user may not write (root may write anywhere: the binary
+    // runs as `nobody` then).
+    let locked = scratch_dir();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    for (value, reason) in [
+        ("tasks.db", "cannot open tasks.db"),
+        ("sub/tasks.db", "cannot create the folder sub"),
+    ] {
+        let env = [
+            ("SQLITE_PATH", value),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("PORT", "0"),
+        ];
+        let Some(cmd) = unprivileged_command_in(&locked, &env) else {
+            return;
+        };
+        let exit = run_to_exit(cmd, Duration::from_secs(10));
+        let line = exit.expect_config_error("SQLITE_PATH", limit);
+        assert!(line.contains(reason), "{value}: {line}");
+    }
+}
+
+/// SQLite opens a file it may only read read-only without a word: the server
+/// used to start, say 200 on /ready, and answer every write 500. It now
+/// refuses to start.
+#[test]
+fn a_sqlite_file_this_process_may_not_write_stops_start_up() {
+    let dir = scratch_dir();
+    let env = [
+        ("SQLITE_PATH", "tasks.db"),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("PORT", "0"),
+    ];
+    let out = command_in(&dir, &env).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The folder may be written (SQLite's -wal and -shm files), the file not.
+    std::fs::set_permissions(dir.join("tasks.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let Some(cmd) = unprivileged_command_in(&dir, &env) else {
+        return;
+    };
+    let exit = run_to_exit(cmd, Duration::from_secs(10));
+    let line = exit.expect_config_error("SQLITE_PATH", Duration::from_secs(5));
+    assert!(line.contains("tasks.db is read-only"), "{line}");
 }
 
 #[test]

@@ -371,7 +371,7 @@ fn find_pg_bin() -> Option<PathBuf> {
     })
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
