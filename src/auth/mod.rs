@@ -10,12 +10,13 @@
 //! checked against a public key, nor an asymmetric one against the secret (no
 //! algorithm confusion), and `alg: none` never parses.
 
+mod claims;
 mod jwks;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use claims::{Claims, refuse_critical_extensions};
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use serde::{Deserialize, Deserializer, Serialize, de::IgnoredAny};
-use serde_json::Value;
+use serde::{Serialize, de::IgnoredAny};
 
 pub use jwks::{JwksSettings, JwksVerifier};
 
@@ -75,115 +76,6 @@ pub enum AuthError {
     /// Not the token's fault: the keys to check it cannot be fetched.
     #[error("the keys that verify tokens cannot be fetched right now; retry shortly")]
     KeysUnavailable,
-}
-
-/// What this service takes from a token: its subject and expiry, checked.
-struct Claims {
-    sub: UserId,
-    /// Seconds since the epoch.
-    exp: u64,
-}
-
-/// The claims as sent. A member set to `null` is `Some(Value::Null)`: present,
-/// and of the wrong type.
-#[derive(Deserialize)]
-struct RawClaims {
-    #[serde(default, deserialize_with = "present")]
-    sub: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    exp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    nbf: Option<Value>,
-}
-
-/// `Some` whenever the member is there: plain `Option` reads `null` as absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-impl Claims {
-    /// Reads the payload of `token` and checks the claims this service uses.
-    ///
-    /// jsonwebtoken reports an `exp` or `sub` of the wrong type as missing, an
-    /// `nbf` of the wrong type (or any of them as an object) as a malformed
-    /// token; reading them here says what is wrong. This only ever refuses: a
-    /// token is accepted only after jsonwebtoken has checked its signature.
-    fn read(token: &str) -> Result<Self, AuthError> {
-        let mut segments = token.split('.');
-        let (Some(_), Some(payload), Some(_), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(AuthError::Malformed);
-        };
-        let json = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| AuthError::Malformed)?;
-        let raw: RawClaims = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
-        // `exp` and `nbf` as jsonwebtoken reads them (it checks their times).
-        for (name, claim) in [("exp", &raw.exp), ("nbf", &raw.nbf)] {
-            if claim.as_ref().is_some_and(|v| numeric_date(v).is_none()) {
-                return Err(AuthError::NotANumericDate(name));
-            }
-        }
-        let Some(exp) = raw.exp.as_ref().and_then(numeric_date) else {
-            return Err(AuthError::MissingClaim("exp"));
-        };
-        let sub = match raw.sub {
-            None => return Err(AuthError::MissingClaim("sub")),
-            Some(Value::String(sub)) if sub.is_empty() => {
-                return Err(AuthError::MissingClaim("sub"));
-            }
-            Some(Value::String(sub)) if sub.len() > UserId::MAX_BYTES => {
-                return Err(AuthError::SubjectTooLong);
-            }
-            Some(Value::String(sub)) if sub.contains('\0') => {
-                return Err(AuthError::SubjectHasNul);
-            }
-            Some(Value::String(sub)) => sub,
-            Some(_) => return Err(AuthError::SubjectNotAString),
-        };
-        Ok(Self {
-            sub: UserId::new(sub),
-            exp,
-        })
-    }
-}
-
-/// A NumericDate (RFC 7519 §2) as jsonwebtoken accepts one: a non-negative
-/// number of seconds, fractions rounded.
-fn numeric_date(value: &Value) -> Option<u64> {
-    value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < u64::MAX as f64)
-            .map(|secs| secs.round() as u64)
-    })
-}
-
-/// A JWS header as far as `crit` goes: whether it is there at all.
-#[derive(Deserialize)]
-struct Extensions {
-    #[serde(default, deserialize_with = "present")]
-    crit: Option<IgnoredAny>,
-}
-
-/// A token must be refused when its `crit` header names an extension the
-/// recipient does not understand (RFC 7515 §4.1.11). This server understands
-/// none, so any `crit`, even an empty or `null` one (which the RFC forbids),
-/// refuses the token. jsonwebtoken parses `crit` but does not act on it.
-fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
-    let header = token.split('.').next().unwrap_or_default();
-    let json = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| AuthError::Malformed)?;
-    let extensions: Extensions = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
-    match extensions.crit {
-        Some(_) => Err(AuthError::CriticalHeader),
-        None => Ok(()),
-    }
 }
 
 /// Checks `token`'s claims, then its signature and times, then its lifetime
@@ -362,7 +254,8 @@ impl TokenVerifier {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use serde_json::{Value, json};
 
     use super::*;
 
