@@ -7,12 +7,12 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    http::{HeaderValue, Method, StatusCode, header},
-    middleware::{Cors, NormalizePath, TrailingSlash},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{NormalizePath, TrailingSlash},
 };
 use poem_openapi::OperationId;
 
-use crate::api::{self, AppState, operations::Operations, problem};
+use crate::api::{self, AppState, cors::Cors, operations::Operations, problem};
 
 /// Builds the complete HTTP application. `request_timeout` bounds every
 /// request: past it the client gets a 503.
@@ -27,19 +27,6 @@ pub fn build_app(
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
 
-    let cors = Cors::new()
-        .allow_origins(cors_origins.iter().map(String::as_str))
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["location", "retry-after", "www-authenticate"])
-        .max_age(3600);
-
     Route::new()
         .nest("/", service)
         .nest("/docs", docs)
@@ -47,7 +34,7 @@ pub fn build_app(
         .at("/openapi.yaml", spec_yaml)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |next, req| handle(next, req, Arc::clone(&operations), request_timeout))
-        .with(cors)
+        .with(Cors::new(cors_origins))
         .data(state)
 }
 

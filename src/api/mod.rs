@@ -1,6 +1,7 @@
 //! The HTTP surface: poem-openapi operations, their JSON types and errors.
 //! Never names a diesel type.
 
+pub mod cors;
 mod health;
 pub mod operations;
 mod payload;
