@@ -7,8 +7,9 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::{NormalizePath, TrailingSlash},
+    web::Redirect,
 };
 use poem_openapi::OperationId;
 
@@ -32,10 +33,22 @@ pub fn build_app(
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
+        .around(root_to_docs)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |next, req| handle(next, req, Arc::clone(&operations), request_timeout))
         .with(Cors::new(cors_origins))
         .data(state)
+}
+
+/// `GET /` is for a person who typed the server's address: they get Swagger
+/// UI. A temporary redirect (307), since a permanent one would stay in
+/// browsers' caches whatever `/` becomes. Not a route of its own: poem's
+/// router cannot hold `/` next to the service nested at `/`.
+async fn root_to_docs<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    if req.uri().path() == "/" && [Method::GET, Method::HEAD].contains(req.method()) {
+        return Ok(Redirect::temporary("/docs").into_response());
+    }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Reads a request body into memory, but never more than one byte past
