@@ -7,9 +7,10 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    endpoint::make_sync,
     http::{HeaderValue, Method, StatusCode, header},
     middleware::{NormalizePath, TrailingSlash},
-    web::Redirect,
+    web::{Html, Redirect},
 };
 use poem_openapi::OperationId;
 
@@ -24,13 +25,13 @@ pub fn build_app(
 ) -> impl Endpoint<Output = Response> + use<> {
     let service = api::service();
     let operations = Arc::new(Operations::from_spec(&service.spec()));
-    let docs = service.swagger_ui();
+    let docs = api::docs::swagger_ui_page(&service.swagger_ui_html());
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
 
     Route::new()
         .nest("/", service)
-        .nest("/docs", docs)
+        .at("/docs", make_sync(move |_| Html(docs.clone())))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .around(root_to_docs)
