@@ -472,7 +472,10 @@ fn a_port_in_use_is_a_configuration_error_found_before_the_database_is_touched()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("PORT") && stderr.contains(&port), "{stderr}");
+    assert!(
+        stderr.contains("PORT") && stderr.contains(&port),
+        "{stderr}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(
         !dir.join("data").exists(),
