@@ -7,12 +7,14 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    endpoint::make_sync,
     http::{HeaderValue, Method, StatusCode, header},
-    middleware::{Cors, NormalizePath, TrailingSlash},
+    middleware::{NormalizePath, TrailingSlash},
+    web::{Html, Redirect},
 };
 use poem_openapi::OperationId;
 
-use crate::api::{self, AppState, operations::Operations, problem};
+use crate::api::{self, AppState, cors::Cors, operations::Operations, problem};
 
 /// Builds the complete HTTP application. `request_timeout` bounds every
 /// request: past it the client gets a 503.
@@ -23,32 +25,31 @@ pub fn build_app(
 ) -> impl Endpoint<Output = Response> + use<> {
     let service = api::service();
     let operations = Arc::new(Operations::from_spec(&service.spec()));
-    let docs = service.swagger_ui();
+    let docs = api::docs::swagger_ui_page(&service.swagger_ui_html());
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
 
-    let cors = Cors::new()
-        .allow_origins(cors_origins.iter().map(String::as_str))
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["location", "retry-after", "www-authenticate"])
-        .max_age(3600);
-
     Route::new()
         .nest("/", service)
-        .nest("/docs", docs)
+        .at("/docs", make_sync(move |_| Html(docs.clone())))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
+        .around(root_to_docs)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |next, req| handle(next, req, Arc::clone(&operations), request_timeout))
-        .with(cors)
+        .with(Cors::new(cors_origins))
         .data(state)
+}
+
+/// `GET /` is for a person who typed the server's address: they get Swagger
+/// UI. A temporary redirect (307), since a permanent one would stay in
+/// browsers' caches whatever `/` becomes. Not a route of its own: poem's
+/// router cannot hold `/` next to the service nested at `/`.
+async fn root_to_docs<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    if req.uri().path() == "/" && [Method::GET, Method::HEAD].contains(req.method()) {
+        return Ok(Redirect::temporary("/docs").into_response());
+    }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Reads a request body into memory, but never more than one byte past

@@ -1,6 +1,8 @@
 //! The HTTP surface: poem-openapi operations, their JSON types and errors.
 //! Never names a diesel type.
 
+pub mod cors;
+pub mod docs;
 mod health;
 pub mod operations;
 mod payload;
@@ -54,8 +56,9 @@ pub fn service() -> OpenApiService<(tasks::TasksApi, health::HealthApi), ()> {
              problem JSON with a human-readable `detail`.",
     )
     .server(
+        // Plain text: Swagger UI shows it in a `<select>`, where Markdown stays raw.
         ServerObject::new("/")
-            .description("The server that serves this document (same origin as `/docs`)"),
+            .description("The server that serves this document (same origin as /docs)"),
     )
 }
 

@@ -83,6 +83,10 @@ pub enum ApiError {
     /// RFC 9112 §3.2: an HTTP/1.1 request names its host exactly once.
     #[error("an HTTP/1.1 request must carry exactly one Host header")]
     BadHost,
+    /// A CORS preflight the server does not grant (`api/cors.rs`); the
+    /// message says what is not allowed.
+    #[error("{0}")]
+    CorsRefused(String),
     #[error("internal server error")]
     Internal,
 }
@@ -115,7 +119,7 @@ impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CorsRefused(_) => StatusCode::FORBIDDEN,
             Self::TaskNotFound => StatusCode::NOT_FOUND,
             Self::TooManyTasks(_) => StatusCode::CONFLICT,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,

@@ -56,6 +56,17 @@ async fn the_served_spec_and_swagger_ui_match_the_contract() {
     assert!(html.contains("swagger-ui"), "Swagger UI is served at /docs");
 }
 
+/// A person who opens the server's address in a browser lands on Swagger UI.
+#[tokio::test]
+async fn the_root_redirects_to_swagger_ui() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    for method in [Method::GET, Method::HEAD] {
+        let root = app.send(method.clone(), "/", None, None).await;
+        assert_eq!(root.status.as_u16(), 307, "{method} /: {}", root.body);
+        assert_eq!(root.header("location"), Some("/docs"), "{method} /");
+    }
+}
+
 fn spec() -> Value {
     serde_json::from_str(&todo_api::api::service().spec()).unwrap()
 }

@@ -423,7 +423,7 @@ async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
         screenshot.display()
     );
     report(&format!(
-        "Swagger UI in Chromium: Try it out gave 200; screenshot: {}",
+        "Swagger UI in Chromium: Try it out on every operation gave its status; screenshot: {}",
         screenshot.display()
     ));
 }

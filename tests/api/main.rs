@@ -5,6 +5,7 @@ mod better_auth;
 mod binary;
 mod concurrency;
 mod contract;
+mod cors;
 mod durability;
 mod ecosystem;
 mod health;
