@@ -180,23 +180,25 @@ fn a_deliberately_broken_contract_fails_the_breaking_change_check() {
             .env("BASE_SPEC", path("openapi.yaml")))
     };
 
+    let version = todo_api::api::CONTRACT_VERSION;
     let (ok, output) = check(&edited_contract(BREAKS));
     assert!(!ok, "the broken contract passed the check:\n{output}");
     for expected in [
         "cannot make optional query parameter 'status' required",
         "cannot remove enum option 'desc' from query parameter 'order'",
         "cannot make required response property 'completed' optional",
-        "FAILED: the changes above break clients of 1.0.0",
+        &format!("FAILED: the changes above break clients of {version}"),
     ] {
         assert!(output.contains(expected), "no {expected:?} in:\n{output}");
     }
 
     // The same breaks with a major step are a new version, not a break.
     let mut major = BREAKS.to_vec();
-    major.push(("  version: 1.0.0", "  version: 2.0.0"));
+    let from = format!("  version: {version}");
+    major.push((&from, "  version: 2.0.0"));
     let (ok, output) = check(&edited_contract(&major));
     assert!(ok, "a major step must allow breaking changes:\n{output}");
-    assert!(output.contains("allowed by the major step 1.0.0 -> 2.0.0"));
+    assert!(output.contains(&format!("allowed by the major step {version} -> 2.0.0")));
 
     // A compatible addition passes without one.
     let (ok, output) = check(&edited_contract(&[(

@@ -204,7 +204,7 @@ export interface components {
          *     }
          */
         TaskCreate: {
-            /** @description 1–200 characters, not only whitespace, no NUL (U+0000). Stored trimmed of surrounding whitespace. */
+            /** @description 1–200 characters, at least one of them visible (not only whitespace or invisible characters such as U+200B), no NUL (U+0000). Stored trimmed of surrounding whitespace. */
             title: string;
             /** @description Free text, at most 1000 characters, no NUL (U+0000); `null` for none. */
             description?: string | null;
@@ -220,7 +220,7 @@ export interface components {
          *     }
          */
         TaskUpdate: {
-            /** @description 1–200 characters, not only whitespace, no NUL (U+0000). Stored trimmed of surrounding whitespace. */
+            /** @description 1–200 characters, at least one of them visible (not only whitespace or invisible characters such as U+200B), no NUL (U+0000). Stored trimmed of surrounding whitespace. */
             title?: string;
             /** @description Free text, at most 1000 characters, no NUL (U+0000); `null` for none. */
             description?: string | null;
@@ -353,6 +353,24 @@ export interface operations {
             };
             /** @description The `user_id` in the path is not the token's subject. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body arrived slower than the server waits (`REQUEST_TIMEOUT_SECS`); the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some first. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -531,6 +549,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The request body arrived slower than the server waits (`REQUEST_TIMEOUT_SECS`); the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -693,6 +720,15 @@ export interface operations {
             };
             /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body arrived slower than the server waits (`REQUEST_TIMEOUT_SECS`); the connection is closed. */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
