@@ -126,7 +126,7 @@ impl Server {
     }
 
     /// The dev-mode token printed at start-up (after the banner is complete).
-    fn dev_token(&self) -> String {
+    pub(crate) fn dev_token(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let token = self.log.lock().unwrap().iter().find_map(|line| {

@@ -15,6 +15,7 @@ mod logs;
 mod malformed;
 mod parity;
 mod quota;
+mod readme;
 mod resilience;
 mod round_trips;
 mod support;
