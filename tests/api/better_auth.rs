@@ -57,7 +57,10 @@ impl BetterAuth {
     /// `None` (with the reason printed) when Node or the package is missing.
     fn start(alg: &str) -> Option<Self> {
         if let Some(why) = unavailable() {
-            return skip_or_fail(&format!("the Better Auth end-to-end test: {why}"));
+            return skip_or_fail(
+                "Better Auth not installed",
+                &format!("the Better Auth end-to-end test: {why}"),
+            );
         }
         let mut child = Command::new("node")
             .args(["server.mjs", "--alg", alg])

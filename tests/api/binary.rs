@@ -26,11 +26,15 @@ pub(crate) fn scratch_dir() -> PathBuf {
 }
 
 /// The binary in `dir`, with only the environment given: nothing inherited.
+/// `PORT` is 0 (any free port) unless `env` says otherwise, so a run never
+/// depends on port 8000 being free: the README's quick start has a developer
+/// run `cargo test` while their `cargo run` server holds it.
 pub(crate) fn command_in(dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .current_dir(dir)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PORT", "0")
         .envs(env.iter().copied());
     cmd
 }
@@ -222,7 +226,7 @@ impl Server {
     }
 
     /// The dev-mode token printed at start-up (after the banner is complete).
-    fn dev_token(&self) -> String {
+    pub(crate) fn dev_token(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let token = self.log.lock().unwrap().iter().find_map(|line| {

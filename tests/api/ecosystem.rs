@@ -30,11 +30,15 @@ fn installed(folder: &str, marker: &str, install: &str) -> Option<PathBuf> {
     if folder.join(marker).exists() {
         return Some(folder);
     }
-    postgres::skip_or_fail(&format!(
-        "{} is not installed (run `{install}` in {}); `.ci/run` installs it",
-        marker,
-        folder.display()
-    ))
+    let relative = folder.strip_prefix(ROOT).unwrap_or(&folder).display();
+    postgres::skip_or_fail(
+        &format!("{relative} not installed"),
+        &format!(
+            "{} is not installed (run `{install}` in {}); `.ci/run` installs it",
+            marker,
+            folder.display()
+        ),
+    )
 }
 
 /// Runs `command` to the end; its exit status and everything it printed.
@@ -404,8 +408,10 @@ async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
         return;
     };
     if !Path::new("/usr/bin/chromium").exists() {
-        let _: Option<()> =
-            postgres::skip_or_fail("Chromium is not installed (apt-get install chromium)");
+        let _: Option<()> = postgres::skip_or_fail(
+            "no Chromium",
+            "Chromium is not installed (apt-get install chromium)",
+        );
         return;
     }
     let Some(live) = LiveServer::start().await else {

@@ -16,6 +16,7 @@ mod logs;
 mod malformed;
 mod parity;
 mod quota;
+mod readme;
 mod resilience;
 mod round_trips;
 mod support;

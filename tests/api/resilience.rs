@@ -116,6 +116,7 @@ fn make_certificates(dir: &Path) -> Result<(), String> {
 fn tls_only_cluster() -> Option<Cluster> {
     if Command::new("openssl").arg("version").output().is_err() {
         return skip_or_fail(
+            "no openssl",
             "the TLS test needs the `openssl` command (Debian: apt-get install openssl)",
         );
     }
@@ -416,6 +417,7 @@ fn pgbouncer(cluster: &Cluster) -> Option<PgBouncer> {
         .find(|p| Path::new(p).exists())
     else {
         return skip_or_fail(
+            "no pgbouncer",
             "the PgBouncer test needs pgbouncer (Debian: apt-get install pgbouncer)",
         );
     };

@@ -2,6 +2,7 @@
 //! with typed helpers that read like the API.
 
 pub mod postgres;
+pub mod skips;
 pub mod sqlite;
 
 use std::sync::Arc;

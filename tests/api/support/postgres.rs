@@ -43,6 +43,7 @@ pub fn server() -> Option<&'static PgServer> {
                     "\nSKIPPING the PostgreSQL tests: {why}\n"
                 );
             });
+            super::skips::record(NO_POSTGRES);
             None
         }
     }
@@ -59,15 +60,21 @@ fn external_url() -> Option<String> {
 pub fn own_cluster(configure: impl FnOnce(&Path) -> Result<(), String>) -> Option<Cluster> {
     match Cluster::start(configure) {
         Ok(cluster) => Some(cluster),
-        Err(why) => skip_or_fail(&why),
+        Err(why) => skip_or_fail(NO_POSTGRES, &why),
     }
 }
 
-/// Skips (printing `why` to the terminal) outside CI; fails under `CI=true`.
-pub fn skip_or_fail<T>(why: &str) -> Option<T> {
+/// What the skip summary says when PostgreSQL cannot be had.
+const NO_POSTGRES: &str = "no PostgreSQL server";
+
+/// Skips outside CI, printing `why` to the terminal and counting the skip
+/// under `missing` (a few words, e.g. "no pgbouncer") for the summary line
+/// printed at exit; fails under `CI=true`.
+pub fn skip_or_fail<T>(missing: &str, why: &str) -> Option<T> {
     assert!(!std::env::var("CI").is_ok_and(|ci| ci == "true"), "{why}");
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\nSKIPPING: {why}\n");
+    super::skips::record(missing);
     None
 }
 
