@@ -124,9 +124,12 @@ pub(crate) fn unprivileged_command_in(dir: &Path, env: &[(&str, &str)]) -> Optio
         .status()
         .is_ok_and(|status| status.success());
     if !reachable {
-        return postgres::skip_or_fail(&format!(
-            "`nobody` cannot run {BIN} through setpriv (util-linux); the permission tests need it"
-        ));
+        return postgres::skip_or_fail(
+            "no setpriv for an unprivileged user",
+            &format!(
+                "`nobody` cannot run {BIN} through setpriv (util-linux); the permission tests need it"
+            ),
+        );
     }
     let mut cmd = Command::new("setpriv");
     cmd.args(nobody)
