@@ -139,7 +139,9 @@ impl Config {
                 jwks,
                 dev_mode,
                 leeway_secs: parse_or(&var, "JWT_LEEWAY_SECS", 5)?,
-                max_ttl_secs: max_ttl_secs(&var)?,
+                // Unset is no maximum; 0 would refuse every token, so it is
+                // taken for a mistake rather than for "no maximum".
+                max_ttl_secs: positive_opt(&var, "JWT_MAX_TTL_SECS")?,
             },
             host: parse_or(&var, "HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: parse_or(&var, "PORT", 8000)?,
@@ -277,18 +279,6 @@ fn shared_secret(
     }
 }
 
-/// `JWT_MAX_TTL_SECS`: unset is no maximum; 0 would refuse every token, so it
-/// is taken for a mistake rather than for "no maximum".
-fn max_ttl_secs(var: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, ConfigError> {
-    match parse_opt(var, "JWT_MAX_TTL_SECS")? {
-        Some(0) => Err(ConfigError::Invalid {
-            var: "JWT_MAX_TTL_SECS",
-            reason: "must be at least 1 (unset it for no maximum)".to_owned(),
-        }),
-        secs => Ok(secs),
-    }
-}
-
 fn parse_or<T>(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -333,14 +323,25 @@ where
     T: std::str::FromStr + Default + PartialEq,
     T::Err: fmt::Display,
 {
-    let value = parse_or(var, name, default)?;
-    if value == T::default() {
-        return Err(ConfigError::Invalid {
+    Ok(positive_opt(var, name)?.unwrap_or(default))
+}
+
+/// The same with no default: `None` when unset.
+fn positive_opt<T>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + Default + PartialEq,
+    T::Err: fmt::Display,
+{
+    match parse_opt(var, name)? {
+        Some(value) if value == T::default() => Err(ConfigError::Invalid {
             var: name,
-            reason: "must be at least 1".to_owned(),
-        });
+            reason: "must be at least 1 (or unset, for the default)".to_owned(),
+        }),
+        value => Ok(value),
     }
-    Ok(value)
 }
 
 /// `CORS_ORIGINS`: comma-separated `scheme://host[:port]` origins.

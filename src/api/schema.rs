@@ -251,10 +251,13 @@ impl<T: Serialize + BodySize + Send> IntoResponse for FastJson<T> {
         // nothing to answer `/health` or anyone else. `block_in_place` hands
         // the worker's other tasks to a fresh thread meanwhile. (Not on a
         // current-thread runtime, as in-process tests use, where it panics.)
-        let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        });
-        let written = if size >= LARGE_BODY && multi_thread {
+        // The runtime is asked only for large bodies, off the hot path.
+        let multi_thread = || {
+            tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+                runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            })
+        };
+        let written = if size >= LARGE_BODY && multi_thread() {
             tokio::task::block_in_place(|| write(&mut body))
         } else {
             write(&mut body)

@@ -26,9 +26,9 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
-use poem::error::ResponseError;
 use poem::{
     Addr, Endpoint, Response,
+    error::ResponseError,
     http::{self, uri::Scheme},
     web::{LocalAddr, RemoteAddr},
 };
@@ -126,14 +126,24 @@ where
 
     let mut shutdown = pin!(shutdown);
     let mut backoff = AcceptBackoff::default();
+    // Logged once when the cap is reached, not for every connection that
+    // then waits: an attack must not also flood the log.
+    let mut at_cap = false;
     loop {
         let permit = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(permit) => permit,
+            Ok(permit) => {
+                if std::mem::take(&mut at_cap) {
+                    tracing::info!("below MAX_CONNECTIONS again");
+                }
+                permit
+            }
             Err(_) => {
-                tracing::warn!(
-                    "{} connections are open (MAX_CONNECTIONS): new ones wait until one closes",
-                    limits.max_connections
-                );
+                if !std::mem::replace(&mut at_cap, true) {
+                    tracing::warn!(
+                        "{} connections are open (MAX_CONNECTIONS): new ones wait until one closes",
+                        limits.max_connections
+                    );
+                }
                 tokio::select! {
                     _ = &mut shutdown => break,
                     permit = Arc::clone(&slots).acquire_owned() => {
