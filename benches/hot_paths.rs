@@ -101,6 +101,9 @@ fn serialization(c: &mut Criterion) {
             description: (i % 3 != 0)
                 .then(|| format!("A description of task {i}, about sixty characters long.")),
             completed: i % 2 == 0,
+            priority: Default::default(),
+            tags: Default::default(),
+            due: None,
             created_at: at,
             updated_at: at,
         })

@@ -32,7 +32,7 @@ const ALLOW_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The request headers it may send: lowercase, as browsers list them.
 const ALLOW_HEADERS: [&str; 2] = ["authorization", "content-type"];
 /// The response headers it may read besides the CORS-safelisted ones.
-const EXPOSE_HEADERS: &str = "location, retry-after, www-authenticate";
+const EXPOSE_HEADERS: &str = "link, location, retry-after, www-authenticate, x-total-count";
 /// How long the browser may cache an accepted preflight, in seconds.
 const MAX_AGE_SECS: &str = "3600";
 

@@ -40,7 +40,7 @@ enum ApiTags {
 
 /// The version of the contract (`info.version`), not of the crate: it takes a
 /// major step on every breaking change.
-pub const CONTRACT_VERSION: &str = "1.0.1";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 
 /// The operations, as an OpenAPI service. Needs no state, so the spec can be
 /// printed without a database.

@@ -1,19 +1,19 @@
 //! The task routes. Each handler is: authorised owner in, one query, JSON out.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query};
 
 use super::{
     ApiTags, AppState,
-    payload::{JsonBody, TaskCompletion, TaskCreate, TaskUpdate},
+    payload::{JsonBody, PriorityName, TaskCompletion, TaskCreate, TaskUpdate},
     problem::{ApiError, ErrorSet, statuses::*},
     schema::{BodySize, FastJson, Nullable, Timestamp},
     security::TaskOwner,
 };
 use crate::{
     db,
-    domain::{self, ListQuery, Task, TaskChanges},
+    domain::{self, Due, ListParams, ListQuery, Start, Task, TaskChanges},
 };
 
 /// Statuses each kind of operation can answer with besides its success.
@@ -57,6 +57,11 @@ pub struct TaskJson {
     title: String,
     description: Nullable<String>,
     completed: bool,
+    priority: PriorityName,
+    /// Normalised (trimmed, NFC, lower case), sorted by code point.
+    tags: Vec<String>,
+    /// When the task is due; `null` when it has no due date.
+    due: Nullable<DueJson>,
     /// When the task was created (RFC 3339, UTC).
     created_at: Timestamp,
     /// When the task last changed (RFC 3339, UTC); equals `created_at` until then.
@@ -71,6 +76,9 @@ impl From<Task> for TaskJson {
             title: task.title,
             description: Nullable(task.description),
             completed: task.completed,
+            priority: task.priority.into(),
+            tags: task.tags.into_vec(),
+            due: Nullable(task.due.map(DueJson::from)),
             created_at: Timestamp(task.created_at),
             updated_at: Timestamp(task.updated_at),
         }
@@ -80,9 +88,45 @@ impl From<Task> for TaskJson {
 impl BodySize for TaskJson {
     fn body_size(&self) -> usize {
         // Keys, punctuation, id and two timestamps take about 150 bytes.
-        160 + self.user_id.len()
+        200 + self.user_id.len()
             + self.title.len()
             + self.description.0.as_ref().map_or(0, String::len)
+            + self.tags.iter().map(|tag| tag.len() + 3).sum::<usize>()
+            + self.due.0.as_ref().map_or(0, |_| 130)
+    }
+}
+
+/// A due date as every response shows it: all four keys, always.
+#[derive(Object, serde::Serialize)]
+#[oai(rename = "TaskDue")]
+pub struct DueJson {
+    /// The local date (`YYYY-MM-DD`): the all-day date, or the date of `datetime`.
+    date: String,
+    /// The wall-clock time in `time_zone` (`YYYY-MM-DDTHH:MM:SS`, normalised
+    /// across DST gaps); `null` when all day.
+    datetime: Nullable<String>,
+    /// The IANA time zone of `datetime`; `null` when all day.
+    time_zone: Nullable<String>,
+    /// The instant `datetime` is in `time_zone` (RFC 3339, UTC); `null` when all day.
+    at: Nullable<Timestamp>,
+}
+
+impl From<Due> for DueJson {
+    fn from(due: Due) -> Self {
+        match due {
+            Due::AllDay(date) => Self {
+                date: date.format("%Y-%m-%d").to_string(),
+                datetime: Nullable(None),
+                time_zone: Nullable(None),
+                at: Nullable(None),
+            },
+            Due::At { local, zone, at } => Self {
+                date: local.format("%Y-%m-%d").to_string(),
+                datetime: Nullable(Some(local.format("%Y-%m-%dT%H:%M:%S").to_string())),
+                time_zone: Nullable(Some(zone.name().to_owned())),
+                at: Nullable(Some(Timestamp(at))),
+            },
+        }
     }
 }
 
@@ -97,6 +141,18 @@ impl poem_openapi::types::Example for TaskJson {
             title: "Buy milk".to_owned(),
             description: Nullable(Some("2 litres, semi-skimmed".to_owned())),
             completed: false,
+            priority: PriorityName::High,
+            tags: vec!["errands".to_owned(), "home".to_owned()],
+            due: Nullable(Some(DueJson {
+                date: "2026-12-01".to_owned(),
+                datetime: Nullable(Some("2026-12-01T09:00:00".to_owned())),
+                time_zone: Nullable(Some("Europe/Berlin".to_owned())),
+                at: Nullable(Some(Timestamp(
+                    chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+                        .expect("a valid example date")
+                        .to_utc(),
+                ))),
+            })),
             created_at: Timestamp(at),
             updated_at: Timestamp(at),
         }
@@ -112,11 +168,13 @@ enum StatusParam {
 }
 
 #[derive(Enum, Clone, Copy)]
-#[oai(rename = "TaskSortKey", rename_all = "lowercase")]
-enum SortParam {
-    Created,
-    Updated,
-    Title,
+#[oai(rename = "TaskDueWindow", rename_all = "lowercase")]
+enum DueParam {
+    Overdue,
+    Today,
+    Week,
+    None,
+    Any,
 }
 
 #[derive(Enum, Clone, Copy)]
@@ -128,9 +186,19 @@ enum OrderParam {
 
 #[derive(ApiResponse)]
 enum TaskList {
-    /// The user's tasks, possibly none.
+    /// One page of the user's tasks, possibly none.
     #[oai(status = 200)]
-    Ok(FastJson<Vec<TaskJson>>),
+    Ok(
+        FastJson<Vec<TaskJson>>,
+        /// `<…>; rel="next"` (RFC 8288) whenever tasks exist after this page:
+        /// a path-absolute reference to the next page, with the same filters
+        /// and sort. Absent on the last page.
+        #[oai(header = "Link")]
+        Option<String>,
+        /// With `include_total=true`: how many tasks match the filters, paging aside.
+        #[oai(header = "X-Total-Count")]
+        Option<i64>,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -159,6 +227,32 @@ enum DeletedTask {
     Deleted,
 }
 
+/// The `Link` to the page after `tasks`: this request's own path and
+/// parameters, with its `cursor` or `offset` moved on.
+fn next_link(request: &Request, query: &ListQuery, tasks: &[Task]) -> Option<String> {
+    let next = match query.start {
+        Start::Offset(offset) => format!("offset={}", u64::from(offset) + tasks.len() as u64),
+        _ => format!("cursor={}", query.cursor_after(tasks.last()?)),
+    };
+    let mut target = request.uri().path().to_owned();
+    let kept = request
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            !name.is_empty() && name != "cursor" && name != "offset"
+        });
+    let mut separator = '?';
+    for pair in kept.chain(std::iter::once(next.as_str())) {
+        target.push(separator);
+        target.push_str(pair);
+        separator = '&';
+    }
+    Some(format!("<{target}>; rel=\"next\""))
+}
+
 fn found(task: Option<Task>) -> Result<OneTask, ApiError> {
     task.map(|task| OneTask::Ok(FastJson(task.into())))
         .ok_or(ApiError::TaskNotFound)
@@ -171,48 +265,118 @@ pub struct TasksApi;
 impl TasksApi {
     /// List the user's tasks
     ///
-    /// Returns all of the user's tasks as a bare JSON array (no paging envelope),
-    /// filtered by `status` and ordered by `sort` and `order`; ties are broken by `id`
-    /// in the same direction, so the order is stable.
+    /// A page of the user's tasks as a bare JSON array (no envelope), at most
+    /// `limit` (default and maximum 500). Filters combine with AND. When more
+    /// tasks follow, the `Link` header (`rel="next"`) gives the next page's
+    /// address; follow it until it is absent. `include_total=true` adds the
+    /// count of all matching tasks in `X-Total-Count`.
+    ///
+    /// Example: `?status=pending&tag=home&priority=high&priority=medium&due=week&tz=Europe/Berlin&sort=due,priority:desc&limit=50`.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "get",
         operation_id = "list_tasks"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         owner: TaskOwner,
         state: Data<&AppState>,
+        request: &Request,
         /// The user's id (Better Auth's user id): must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
         /// Which tasks to return: `all` (default), `pending` or `completed`.
         status: Query<Option<StatusParam>>,
-        /// The sort key: `created` (default), `updated` or `title` (by code point).
-        sort: Query<Option<SortParam>>,
-        /// `asc` or `desc`. Defaults to `desc` for dates (newest first) and `asc` for `title`.
+        /// Repeatable: tasks with any of these priorities (`?priority=high&priority=medium`).
+        priority: Query<Vec<PriorityName>>,
+        /// Repeatable: tasks carrying all of these tags (normalised as stored tags are:
+        /// `Home` finds `home`).
+        tag: Query<Vec<String>>,
+        /// Tasks by due date, relative to today in `tz`: `overdue` (timed: due before now;
+        /// all day: before today), `today`, `week` (today and the 6 days after), `none`
+        /// (no due date), `any` (has one). `overdue` includes completed tasks: add
+        /// `status=pending` for what is still to do.
+        due: Query<Option<DueParam>>,
+        /// The IANA time zone that `due` and date-only `due_from`/`due_to` are read in
+        /// (default `UTC`), e.g. `Europe/Berlin`.
+        #[oai(validator(max_length = 64))]
+        tz: Query<Option<String>>,
+        /// Due on or after this: a date (`2026-12-01`, from its start in `tz`) or an
+        /// RFC 3339 instant (`2026-12-01T09:00:00Z`). All-day tasks compare by date.
+        due_from: Query<Option<String>>,
+        /// Due before this (exclusive), in the same forms as `due_from`.
+        due_to: Query<Option<String>>,
+        /// Tasks whose title or description contains this text, ignoring case (Unicode
+        /// lower case, NFC). `%`, `_` and `\` match themselves. Surrounding whitespace is
+        /// trimmed; empty means no filter.
+        #[oai(validator(max_length = 200))]
+        search: Query<Option<String>>,
+        /// Comma-separated `key[:asc|:desc]`, at most 4 keys: `created`, `updated`,
+        /// `title` (by code point), `priority`, `due`, `status` (`created_at` and
+        /// `updated_at` are aliases). A bare key takes its natural direction: dates
+        /// newest first, title A→Z, priority high first, due soonest first (by local
+        /// date, all-day before timed, then by instant; tasks without a due date last
+        /// in either direction), status pending first. `id` breaks remaining ties in
+        /// the first key's direction. Default `created`.
+        #[oai(validator(max_length = 200))]
+        sort: Query<Option<String>>,
+        /// The direction of a single bare `sort` key (v1): `asc` or `desc`.
         order: Query<Option<OrderParam>>,
+        /// Most tasks on this page, 1–500 (default 500).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
+        /// Where the page starts: only ever taken from a `Link` header. Bound to the
+        /// filters and sort it came with (422 otherwise).
+        #[oai(validator(max_length = 4096))]
+        cursor: Query<Option<String>>,
+        /// Tasks to skip, 0–100000, for page-number UIs (not together with `cursor`).
+        #[oai(validator(minimum(value = "0"), maximum(value = "100000")))]
+        offset: Query<Option<u32>>,
+        /// `true`: the total number of matching tasks comes in `X-Total-Count`
+        /// (costs a count of them).
+        include_total: Query<Option<bool>>,
     ) -> Result<TaskList, ErrorSet<LIST>> {
-        let query = ListQuery::new(
-            match status.0.unwrap_or(StatusParam::All) {
+        let query = ListParams {
+            status: match status.0.unwrap_or(StatusParam::All) {
                 StatusParam::All => domain::StatusFilter::All,
                 StatusParam::Pending => domain::StatusFilter::Pending,
                 StatusParam::Completed => domain::StatusFilter::Completed,
             },
-            match sort.0.unwrap_or(SortParam::Created) {
-                SortParam::Created => domain::SortKey::Created,
-                SortParam::Updated => domain::SortKey::Updated,
-                SortParam::Title => domain::SortKey::Title,
-            },
-            order.0.map(|order| match order {
+            priorities: priority.0.into_iter().map(Into::into).collect(),
+            tags: &tag.0,
+            due: due.0.map(|due| match due {
+                DueParam::Overdue => domain::DueWindow::Overdue,
+                DueParam::Today => domain::DueWindow::Today,
+                DueParam::Week => domain::DueWindow::Week,
+                DueParam::None => domain::DueWindow::None,
+                DueParam::Any => domain::DueWindow::Any,
+            }),
+            tz: tz.0.as_deref(),
+            due_from: due_from.0.as_deref(),
+            due_to: due_to.0.as_deref(),
+            search: search.0.as_deref(),
+            sort: sort.0.as_deref(),
+            order: order.0.map(|order| match order {
                 OrderParam::Asc => domain::SortOrder::Asc,
                 OrderParam::Desc => domain::SortOrder::Desc,
             }),
-        );
-        let tasks = db::tasks::list(&state.db, &owner.0, query).await?;
-        Ok(TaskList::Ok(FastJson(
-            tasks.into_iter().map(TaskJson::from).collect(),
-        )))
+            limit: limit.0,
+            cursor: cursor.0.as_deref(),
+            offset: offset.0,
+            include_total: include_total.0.unwrap_or(false),
+        }
+        .resolve(chrono::Utc::now())?;
+        let page = db::tasks::list(&state.db, &owner.0, &query).await?;
+        let next = page
+            .more
+            .then(|| next_link(request, &query, &page.tasks))
+            .flatten();
+        Ok(TaskList::Ok(
+            FastJson(page.tasks.into_iter().map(TaskJson::from).collect()),
+            next,
+            page.total,
+        ))
     }
 
     /// Create a task

@@ -1,6 +1,7 @@
 //! Task queries. Every one takes the owner and filters by it in the same
 //! statement, so another user's task is simply not found. Each is one round
-//! trip, written once for both backends (see `db_run!`).
+//! trip, written once for both backends (see `db_run!`); a listing with
+//! `include_total` adds a second statement, the count.
 //!
 //! Writes read their result to the end (`load`, never `get_result`): a
 //! PostgreSQL statement outside a transaction commits at the protocol's
@@ -9,37 +10,103 @@
 //! 201 could leave before the commit and be lost when the backend died
 //! (tests/api/durability.rs). Reading on costs no extra round trip.
 
-use chrono::{DateTime, SubsecRound, Utc};
-use diesel::{dsl::not, prelude::*};
+use chrono::{DateTime, NaiveDate, NaiveTime, SubsecRound, Utc};
+use diesel::{
+    BoxableExpression,
+    dsl::not,
+    prelude::*,
+    sql_types::{Bool, Nullable},
+};
 use diesel_async::RunQueryDsl;
 use futures_util::TryStreamExt;
 
 use super::{Database, DbError};
-use crate::domain::{ListQuery, NewTask, SortKey, SortOrder, Task, TaskChanges, UserId};
+use crate::domain::{
+    Due, DueCondition, ListQuery, NewTask, Priority, SortKey, SortOrder, SortValue, Start, Tags,
+    Task, TaskChanges, UserId, fold,
+};
 
-/// A row in column order; generic over the backend's SQL types.
+/// The columns every query returns, in `TaskRow`'s order. (`user_id` is the
+/// owner every query is given; the folded text and the due sort key are
+/// for the database's own use.)
+macro_rules! task_columns {
+    () => {
+        (
+            tasks::id,
+            tasks::title,
+            tasks::description,
+            tasks::completed,
+            tasks::created_at,
+            tasks::updated_at,
+            tasks::priority,
+            tasks::tags,
+            tasks::due_date,
+            tasks::due_time,
+            tasks::due_tz,
+            tasks::due_at,
+        )
+    };
+}
+
+/// A row in `task_columns!` order; generic over the backend's SQL types.
 #[derive(Queryable)]
 struct TaskRow {
     id: i64,
-    user_id: String,
     title: String,
     description: Option<String>,
     completed: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    priority: i16,
+    tags: String,
+    due_date: Option<NaiveDate>,
+    due_time: Option<NaiveTime>,
+    due_tz: Option<String>,
+    due_at: Option<DateTime<Utc>>,
 }
 
-impl From<TaskRow> for Task {
-    fn from(row: TaskRow) -> Self {
-        Self {
-            id: row.id,
-            user_id: UserId::new(row.user_id),
-            title: row.title,
-            description: row.description,
-            completed: row.completed,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+impl TaskRow {
+    fn into_task(self, owner: &UserId) -> Task {
+        Task {
+            id: self.id,
+            user_id: owner.clone(),
+            title: self.title,
+            description: self.description,
+            completed: self.completed,
+            priority: Priority::from_rank(self.priority),
+            tags: Tags::from_column(&self.tags),
+            due: Due::from_columns(
+                self.due_date,
+                self.due_time,
+                self.due_tz.as_deref(),
+                self.due_at,
+            ),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
+    }
+}
+
+/// A due date as its five columns: date, time, zone, instant, sort key.
+type DueColumns = (
+    Option<NaiveDate>,
+    Option<NaiveTime>,
+    Option<&'static str>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+fn due_columns(due: Option<&Due>) -> DueColumns {
+    match due {
+        None => (None, None, None, None, None),
+        Some(due @ Due::AllDay(date)) => (Some(*date), None, None, None, Some(due.sort_key())),
+        Some(due @ Due::At { local, zone, at }) => (
+            Some(local.date()),
+            Some(local.time()),
+            Some(zone.name()),
+            Some(*at),
+            Some(due.sort_key()),
+        ),
     }
 }
 
@@ -52,34 +119,191 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub async fn list(db: &Database, owner: &UserId, query: ListQuery) -> Result<Vec<Task>, DbError> {
-    let rows: Vec<TaskRow> = db_run!(db, |conn| {
-        let mut select = tasks::table
-            .filter(tasks::user_id.eq(owner.as_str()))
-            .into_boxed();
-        if let Some(completed) = query.status.completed() {
-            select = select.filter(tasks::completed.eq(completed));
-        }
-        // `id` breaks ties in the same direction, so the order is total.
-        select = match (query.sort, query.order) {
-            (SortKey::Created, SortOrder::Asc) => {
-                select.order((tasks::created_at.asc(), tasks::id.asc()))
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    /// Whether tasks exist after this page.
+    pub more: bool,
+    /// Tasks matching the filters, when asked for (`include_total`).
+    pub total: Option<i64>,
+}
+
+pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Page, DbError> {
+    let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+    let ranks: Vec<i16> = query.priorities.iter().map(|p| p.rank()).collect();
+    let first = query
+        .sort
+        .iter()
+        .next()
+        .map_or(SortOrder::Desc, |(_, order)| *order);
+    let (rows, total): (Vec<TaskRow>, Option<i64>) = db_run!(db, |conn| {
+        type Cond = Box<dyn BoxableExpression<tasks::table, Backend, SqlType = Nullable<Bool>>>;
+        // The filters, without paging: built twice when the total is asked.
+        let filtered = || {
+            let mut select = tasks::table
+                .filter(tasks::user_id.eq(owner.as_str()))
+                .into_boxed();
+            if let Some(completed) = query.status.completed() {
+                select = select.filter(tasks::completed.eq(completed));
             }
-            (SortKey::Created, SortOrder::Desc) => {
-                select.order((tasks::created_at.desc(), tasks::id.desc()))
+            if !ranks.is_empty() {
+                select = select.filter(tasks::priority.eq_any(ranks.clone()));
             }
-            (SortKey::Updated, SortOrder::Asc) => {
-                select.order((tasks::updated_at.asc(), tasks::id.asc()))
+            for tag in &query.tags {
+                select = select.filter(position(tasks::tags.nullable(), Tags::needle(tag)).gt(0));
             }
-            (SortKey::Updated, SortOrder::Desc) => {
-                select.order((tasks::updated_at.desc(), tasks::id.desc()))
+            if let Some(needle) = &query.search {
+                select = select.filter(
+                    position(tasks::title_folded, needle.clone())
+                        .gt(0)
+                        .or(position(tasks::description_folded, needle.clone()).gt(0)),
+                );
             }
-            (SortKey::Title, SortOrder::Asc) => select.order((tasks::title.asc(), tasks::id.asc())),
-            (SortKey::Title, SortOrder::Desc) => {
-                select.order((tasks::title.desc(), tasks::id.desc()))
+            for condition in &query.due {
+                let cond: Cond = match condition {
+                    DueCondition::None => Box::new(tasks::due_date.is_null().nullable()),
+                    DueCondition::Any => Box::new(tasks::due_date.is_not_null().nullable()),
+                    DueCondition::Range { from, to } => {
+                        // Timed tasks compare their instant, all-day ones their date.
+                        let mut timed: Cond = Box::new(tasks::due_at.is_not_null().nullable());
+                        let mut all_day: Cond = Box::new(
+                            tasks::due_at
+                                .is_null()
+                                .and(tasks::due_date.is_not_null())
+                                .nullable(),
+                        );
+                        if let Some(from) = from {
+                            timed = Box::new(timed.and(tasks::due_at.ge(from.at)));
+                            all_day = Box::new(all_day.and(tasks::due_date.ge(from.date)));
+                        }
+                        if let Some(to) = to {
+                            timed = Box::new(timed.and(tasks::due_at.lt(to.at)));
+                            all_day = Box::new(all_day.and(tasks::due_date.lt(to.date)));
+                        }
+                        Box::new(timed.or(all_day))
+                    }
+                };
+                select = select.filter(cond);
             }
+            select
         };
-        let mut stream = select.load_stream::<TaskRow>(conn).await?;
+        let total = if query.include_total {
+            Some(
+                filtered()
+                    .select(diesel::dsl::count_star())
+                    .get_result::<i64>(conn)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let mut select = filtered().select(task_columns!());
+        for &(key, order) in &query.sort {
+            let desc = order == SortOrder::Desc;
+            select = match (key, desc) {
+                (SortKey::Created, false) => select.then_order_by(tasks::created_at.asc()),
+                (SortKey::Created, true) => select.then_order_by(tasks::created_at.desc()),
+                (SortKey::Updated, false) => select.then_order_by(tasks::updated_at.asc()),
+                (SortKey::Updated, true) => select.then_order_by(tasks::updated_at.desc()),
+                (SortKey::Title, false) => select.then_order_by(tasks::title.asc()),
+                (SortKey::Title, true) => select.then_order_by(tasks::title.desc()),
+                (SortKey::Priority, false) => select.then_order_by(tasks::priority.asc()),
+                (SortKey::Priority, true) => select.then_order_by(tasks::priority.desc()),
+                (SortKey::Status, false) => select.then_order_by(tasks::completed.asc()),
+                (SortKey::Status, true) => select.then_order_by(tasks::completed.desc()),
+                (SortKey::Due, desc) => due_order(desc)
+                    .into_iter()
+                    .fold(select, |select, order| select.then_order_by(order)),
+            };
+        }
+        // `id` breaks ties in the first key's direction: the order is total.
+        select = match first {
+            SortOrder::Asc => select.then_order_by(tasks::id.asc()),
+            SortOrder::Desc => select.then_order_by(tasks::id.desc()),
+        };
+        match &query.start {
+            Start::First => {}
+            Start::Offset(offset) => select = select.offset(i64::from(*offset)),
+            Start::After(values, id) => {
+                // Keyset: rows after the cursor's, key by key — (k1 after v1)
+                // or (k1 = v1 and k2 after v2) or … or (all equal and id after).
+                let after = |key: SortKey, desc: bool, value: &SortValue| -> Option<Cond> {
+                    macro_rules! beyond {
+                        ($column:expr, $value:expr) => {
+                            if desc {
+                                Box::new($column.lt($value).nullable()) as Cond
+                            } else {
+                                Box::new($column.gt($value).nullable()) as Cond
+                            }
+                        };
+                    }
+                    Some(match (key, value) {
+                        (SortKey::Created, SortValue::Instant(at)) => {
+                            beyond!(tasks::created_at, *at)
+                        }
+                        (SortKey::Updated, SortValue::Instant(at)) => {
+                            beyond!(tasks::updated_at, *at)
+                        }
+                        (SortKey::Title, SortValue::Text(title)) => {
+                            beyond!(tasks::title, title.clone())
+                        }
+                        (SortKey::Priority, SortValue::Rank(rank)) => {
+                            beyond!(tasks::priority, *rank)
+                        }
+                        (SortKey::Status, SortValue::Done(done)) => {
+                            beyond!(tasks::completed, *done)
+                        }
+                        // Tasks without a due date come last either way.
+                        (SortKey::Due, SortValue::DueKey(Some(due))) => Box::new(
+                            beyond!(tasks::due_key, due.clone()).or(tasks::due_key.is_null()),
+                        ),
+                        _ => return None,
+                    })
+                };
+                let equal = |key: SortKey, value: &SortValue| -> Cond {
+                    match (key, value) {
+                        (SortKey::Created, SortValue::Instant(at)) => {
+                            Box::new(tasks::created_at.eq(*at).nullable())
+                        }
+                        (SortKey::Updated, SortValue::Instant(at)) => {
+                            Box::new(tasks::updated_at.eq(*at).nullable())
+                        }
+                        (SortKey::Title, SortValue::Text(title)) => {
+                            Box::new(tasks::title.eq(title.clone()).nullable())
+                        }
+                        (SortKey::Priority, SortValue::Rank(rank)) => {
+                            Box::new(tasks::priority.eq(*rank).nullable())
+                        }
+                        (SortKey::Status, SortValue::Done(done)) => {
+                            Box::new(tasks::completed.eq(*done).nullable())
+                        }
+                        (SortKey::Due, SortValue::DueKey(Some(due))) => {
+                            Box::new(tasks::due_key.eq(due.clone()))
+                        }
+                        _ => Box::new(tasks::due_key.is_null().nullable()),
+                    }
+                };
+                let id_after: Cond = match first {
+                    SortOrder::Asc => Box::new(tasks::id.gt(*id).nullable()),
+                    SortOrder::Desc => Box::new(tasks::id.lt(*id).nullable()),
+                };
+                // Built from the last key back: after_i or (equal_i and rest).
+                let mut rest = id_after;
+                for (&(key, order), value) in query.sort.iter().zip(values).rev() {
+                    let tied: Cond = Box::new(equal(key, value).and(rest));
+                    rest = match after(key, order == SortOrder::Desc, value) {
+                        Some(beyond) => Box::new(beyond.or(tied)),
+                        None => tied,
+                    };
+                }
+                select = select.filter(rest);
+            }
+        }
+        let mut stream = select
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX) + 1)
+            .load_stream::<TaskRow>(conn)
+            .await?;
         let mut rows = Vec::new();
         while let Some(row) = stream.try_next().await? {
             rows.push(row);
@@ -90,9 +314,18 @@ pub async fn list(db: &Database, owner: &UserId, query: ListQuery) -> Result<Vec
                 tokio::task::yield_now().await;
             }
         }
-        rows
+        (rows, total)
     });
-    Ok(rows.into_iter().map(Task::from).collect())
+    let more = rows.len() > limit;
+    Ok(Page {
+        tasks: rows
+            .into_iter()
+            .take(limit)
+            .map(|row| row.into_task(owner))
+            .collect(),
+        more,
+        total,
+    })
 }
 
 /// Inserts the task unless the owner already has `max_tasks` (when set):
@@ -112,6 +345,10 @@ pub async fn create(
     // OFFSET max-1 finds the max-th task. Without a limit the probe looks for
     // a 4-billionth task, which no user has: the same statement either way.
     let skip = i64::from(max_tasks.map_or(u32::MAX, |max| max.max(1)) - 1);
+    let description = new.description.as_ref().map(|d| d.as_str());
+    let tags = new.tags.to_column();
+    let (due_date, due_time, due_tz, due_at, due_key) = due_columns(new.due.as_ref());
+    let (title_folded, description_folded) = (fold(new.title.as_str()), description.map(fold));
     let rows: Vec<TaskRow> = db_run!(
         db,
         write | conn | {
@@ -123,13 +360,21 @@ pub async fn create(
             let row = diesel::select((
                 owner.as_str().into_sql::<SqlTypeOf<tasks::user_id>>(),
                 new.title.as_str().into_sql::<SqlTypeOf<tasks::title>>(),
-                new.description
-                    .as_ref()
-                    .map(|d| d.as_str())
-                    .into_sql::<SqlTypeOf<tasks::description>>(),
+                description.into_sql::<SqlTypeOf<tasks::description>>(),
                 false.into_sql::<SqlTypeOf<tasks::completed>>(),
                 at.into_sql::<SqlTypeOf<tasks::created_at>>(),
                 at.into_sql::<SqlTypeOf<tasks::updated_at>>(),
+                new.priority.rank().into_sql::<SqlTypeOf<tasks::priority>>(),
+                tags.as_str().into_sql::<SqlTypeOf<tasks::tags>>(),
+                due_date.into_sql::<SqlTypeOf<tasks::due_date>>(),
+                due_time.into_sql::<SqlTypeOf<tasks::due_time>>(),
+                due_tz.into_sql::<SqlTypeOf<tasks::due_tz>>(),
+                due_at.into_sql::<SqlTypeOf<tasks::due_at>>(),
+                due_key.as_deref().into_sql::<SqlTypeOf<tasks::due_key>>(),
+                Some(title_folded.as_str()).into_sql::<SqlTypeOf<tasks::title_folded>>(),
+                description_folded
+                    .as_deref()
+                    .into_sql::<SqlTypeOf<tasks::description_folded>>(),
             ))
             .filter(not(exists(full)));
             diesel::insert_into(tasks::table)
@@ -141,24 +386,34 @@ pub async fn create(
                     tasks::completed,
                     tasks::created_at,
                     tasks::updated_at,
+                    tasks::priority,
+                    tasks::tags,
+                    tasks::due_date,
+                    tasks::due_time,
+                    tasks::due_tz,
+                    tasks::due_at,
+                    tasks::due_key,
+                    tasks::title_folded,
+                    tasks::description_folded,
                 ))
-                .returning(tasks::all_columns)
+                .returning(task_columns!())
                 .load(conn)
                 .await?
         }
     );
-    Ok(rows.into_iter().next().map(Task::from))
+    Ok(rows.into_iter().next().map(|row| row.into_task(owner)))
 }
 
 pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
     let row: Option<TaskRow> = db_run!(db, |conn| {
         tasks::table
             .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
+            .select(task_columns!())
             .first(conn)
             .await
             .optional()?
     });
-    Ok(row.map(Task::from))
+    Ok(row.map(|row| row.into_task(owner)))
 }
 
 /// Applies the changes and moves `updated_at`; `None` when the owner has no such task.
@@ -169,10 +424,14 @@ pub async fn update(
     changes: &TaskChanges,
 ) -> Result<Option<Task>, DbError> {
     let title = changes.title.as_ref().map(|t| t.as_str());
+    let title_folded = title.map(fold);
     let description = changes
         .description
         .as_ref()
         .map(|d| d.as_ref().map(|d| d.as_str()));
+    let description_folded = description.map(|d| d.map(fold));
+    let tags = changes.tags.as_ref().map(Tags::to_column);
+    let due = changes.due.as_ref().map(|due| due_columns(due.as_ref()));
     let at = now();
     let rows: Vec<TaskRow> = db_run!(
         db,
@@ -182,17 +441,37 @@ pub async fn update(
                 // An absent (`None`) assignment is left out of the SET clause.
                 .set((
                     title.map(|title| tasks::title.eq(title)),
+                    title_folded
+                        .as_deref()
+                        .map(|folded| tasks::title_folded.eq(folded)),
                     description.map(|description| tasks::description.eq(description)),
+                    description_folded
+                        .as_ref()
+                        .map(|folded| tasks::description_folded.eq(folded.as_deref())),
                     changes
                         .completed
                         .map(|completed| tasks::completed.eq(completed)),
+                    changes
+                        .priority
+                        .map(|priority| tasks::priority.eq(priority.rank())),
+                    tags.as_deref().map(|tags| tasks::tags.eq(tags)),
+                    due.as_ref().map(|(date, time, zone, due_at, key)| {
+                        (
+                            tasks::due_date.eq(*date),
+                            tasks::due_time.eq(*time),
+                            tasks::due_tz.eq(*zone),
+                            tasks::due_at.eq(*due_at),
+                            tasks::due_key.eq(key.as_deref()),
+                        )
+                    }),
                     tasks::updated_at.eq(at),
                 ))
+                .returning(task_columns!())
                 .load(conn)
                 .await?
         }
     );
-    Ok(rows.into_iter().next().map(Task::from))
+    Ok(rows.into_iter().next().map(|row| row.into_task(owner)))
 }
 
 /// Flips `completed` in the database itself, so concurrent toggles all count.
@@ -207,11 +486,12 @@ pub async fn toggle(db: &Database, owner: &UserId, id: i64) -> Result<Option<Tas
                     tasks::completed.eq(not(tasks::completed)),
                     tasks::updated_at.eq(at),
                 ))
+                .returning(task_columns!())
                 .load(conn)
                 .await?
         }
     );
-    Ok(rows.into_iter().next().map(Task::from))
+    Ok(rows.into_iter().next().map(|row| row.into_task(owner)))
 }
 
 /// `true` when the owner's task existed and is now gone.
@@ -226,4 +506,42 @@ pub async fn delete(db: &Database, owner: &UserId, id: i64) -> Result<bool, DbEr
         }
     );
     Ok(deleted > 0)
+}
+
+/// Folds the search text of rows written before 1.1 that the migration
+/// could not fold in SQL (non-ASCII text): a batch at a time, until none is
+/// left. Returns how many rows it folded. Run at start-up, after migrating.
+pub async fn fold_unfolded(db: &Database) -> Result<usize, DbError> {
+    const BATCH: i64 = 500;
+    let mut folded = 0;
+    loop {
+        let rows: Vec<(i64, String, Option<String>)> = db_run!(db, |conn| {
+            tasks::table
+                .filter(tasks::title_folded.is_null())
+                .select((tasks::id, tasks::title, tasks::description))
+                .order(tasks::id)
+                .limit(BATCH)
+                .load(conn)
+                .await?
+        });
+        if rows.is_empty() {
+            return Ok(folded);
+        }
+        for (id, title, description) in rows {
+            let (title, description) = (fold(&title), description.as_deref().map(fold));
+            db_run!(
+                db,
+                write | conn | {
+                    diesel::update(tasks::table.filter(tasks::id.eq(id)))
+                        .set((
+                            tasks::title_folded.eq(&title),
+                            tasks::description_folded.eq(&description),
+                        ))
+                        .execute(conn)
+                        .await?
+                }
+            );
+            folded += 1;
+        }
+    }
 }

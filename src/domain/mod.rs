@@ -1,12 +1,22 @@
 //! Plain Rust types and rules: no web framework, no database.
 
+pub mod due;
+mod listing;
+mod tags;
 mod task;
 
 use std::fmt;
 
+pub use due::Due;
+pub use listing::{
+    DueBound, DueCondition, DueWindow, LIMIT_MAX, ListParams, ListQuery, OFFSET_MAX,
+    SEARCH_MAX_CHARS, SORT_KEYS_MAX, SortKey, SortOrder, SortValue, Start, StatusFilter,
+    sort_value,
+};
+pub use tags::{Priority, TAG_MAX_CHARS, TAGS_MAX, Tags, fold, parse_tag};
 pub use task::{
-    DESCRIPTION_MAX_CHARS, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TITLE_MAX_CHARS,
-    Task, TaskChanges, TaskDescription, TaskTitle, is_invisible,
+    DESCRIPTION_MAX_CHARS, NewTask, TITLE_MAX_CHARS, Task, TaskChanges, TaskDescription, TaskTitle,
+    is_invisible,
 };
 
 /// The owner of tasks: Better Auth's user id, taken from a verified token's `sub`.

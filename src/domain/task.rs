@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{FieldError, UserId};
+use super::{Due, FieldError, Priority, Tags, UserId};
 
 /// Longest title, in characters (Unicode scalar values) as sent.
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -17,6 +17,9 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    pub priority: Priority,
+    pub tags: Tags,
+    pub due: Option<Due>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -120,71 +123,21 @@ fn reject_nul(field: &'static str, text: &str) -> Result<(), FieldError> {
 pub struct NewTask {
     pub title: TaskTitle,
     pub description: Option<TaskDescription>,
+    pub priority: Priority,
+    pub tags: Tags,
+    pub due: Option<Due>,
 }
 
-/// A partial update: `None` leaves a field as it is; `description: Some(None)` clears it.
+/// A partial update: `None` leaves a field as it is; `description: Some(None)`
+/// and `due: Some(None)` clear theirs, and an empty `tags` clears the tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskChanges {
     pub title: Option<TaskTitle>,
     pub description: Option<Option<TaskDescription>>,
     pub completed: Option<bool>,
-}
-
-/// Which tasks a listing returns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum StatusFilter {
-    #[default]
-    All,
-    Pending,
-    Completed,
-}
-
-impl StatusFilter {
-    /// The `completed` value to match, or `None` for every task.
-    pub fn completed(self) -> Option<bool> {
-        match self {
-            Self::All => None,
-            Self::Pending => Some(false),
-            Self::Completed => Some(true),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SortKey {
-    #[default]
-    Created,
-    Updated,
-    Title,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortOrder {
-    Asc,
-    Desc,
-}
-
-/// A listing request with its defaults resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListQuery {
-    pub status: StatusFilter,
-    pub sort: SortKey,
-    pub order: SortOrder,
-}
-
-impl ListQuery {
-    /// Dates default to newest first, titles to A→Z.
-    pub fn new(status: StatusFilter, sort: SortKey, order: Option<SortOrder>) -> Self {
-        let order = order.unwrap_or(match sort {
-            SortKey::Created | SortKey::Updated => SortOrder::Desc,
-            SortKey::Title => SortOrder::Asc,
-        });
-        Self {
-            status,
-            sort,
-            order,
-        }
-    }
+    pub priority: Option<Priority>,
+    pub tags: Option<Tags>,
+    pub due: Option<Option<Due>>,
 }
 
 #[cfg(test)]
@@ -245,13 +198,5 @@ mod tests {
     fn description_limit_is_inclusive() {
         assert!(TaskDescription::parse(&"x".repeat(DESCRIPTION_MAX_CHARS)).is_ok());
         assert!(TaskDescription::parse(&"x".repeat(DESCRIPTION_MAX_CHARS + 1)).is_err());
-    }
-
-    #[test]
-    fn default_order_depends_on_the_sort_key() {
-        let by = |sort| ListQuery::new(StatusFilter::All, sort, None).order;
-        assert_eq!(by(SortKey::Created), SortOrder::Desc);
-        assert_eq!(by(SortKey::Updated), SortOrder::Desc);
-        assert_eq!(by(SortKey::Title), SortOrder::Asc);
     }
 }

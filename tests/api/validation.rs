@@ -199,7 +199,13 @@ backend_tests! {
         let alice = TestUser::new("alice");
         for (query, field, values) in [
             ("?status=done", "status", "all, pending, completed"),
-            ("?sort=priority", "sort", "created, updated, title"),
+            (
+                "?sort=prio",
+                "sort",
+                "created, updated, title, priority, due, status",
+            ),
+            ("?due=later", "due", "overdue, today, week, none, any"),
+            ("?priority=urgent", "priority", "none, low, medium, high"),
             ("?order=up", "order", "asc, desc"),
             ("?status=", "status", "all, pending, completed"),
             ("?status=ALL", "status", "all, pending, completed"),

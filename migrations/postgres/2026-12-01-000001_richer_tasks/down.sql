@@ -1,0 +1,13 @@
+DROP INDEX tasks_owner_due;
+DROP INDEX tasks_owner_priority;
+ALTER TABLE tasks
+    DROP COLUMN description_folded,
+    DROP COLUMN title_folded,
+    DROP CONSTRAINT tasks_due_whole,
+    DROP COLUMN due_key,
+    DROP COLUMN due_at,
+    DROP COLUMN due_tz,
+    DROP COLUMN due_time,
+    DROP COLUMN due_date,
+    DROP COLUMN tags,
+    DROP COLUMN priority;

@@ -1,0 +1,11 @@
+DROP INDEX tasks_owner_due;
+DROP INDEX tasks_owner_priority;
+ALTER TABLE tasks DROP COLUMN description_folded;
+ALTER TABLE tasks DROP COLUMN title_folded;
+ALTER TABLE tasks DROP COLUMN due_key;
+ALTER TABLE tasks DROP COLUMN due_at;
+ALTER TABLE tasks DROP COLUMN due_time;
+ALTER TABLE tasks DROP COLUMN due_tz;
+ALTER TABLE tasks DROP COLUMN due_date;
+ALTER TABLE tasks DROP COLUMN tags;
+ALTER TABLE tasks DROP COLUMN priority;

@@ -1,0 +1,193 @@
+//! Tags, priorities, and the text folding that search and tags share.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Most tags one task may carry (after duplicates merge).
+pub const TAGS_MAX: usize = 20;
+/// Longest tag, in characters after normalising.
+pub const TAG_MAX_CHARS: usize = 40;
+
+/// Text in Unicode lower case after NFC normalisation: what search compares,
+/// written by the server for both backends alike (SQL's `lower()` folds only
+/// ASCII on both).
+pub fn fold(text: &str) -> String {
+    text.nfc().collect::<String>().to_lowercase()
+}
+
+/// One tag as stored: trimmed, NFC, lower case. As sent it has 1–40
+/// characters, no control characters and no commas anywhere, and something
+/// besides whitespace (the contract's schema says the same, so a client that
+/// validates agrees); normalised it still has at most 40.
+pub fn parse_tag(raw: &str) -> Result<String, String> {
+    if let Some(bad) = raw.chars().find(|&c| c == ',' || c.is_control()) {
+        return Err(format!(
+            "a tag must not contain commas or control characters ({:?} has U+{:04X})",
+            truncated(raw),
+            bad as u32
+        ));
+    }
+    let tag = fold(raw.trim());
+    let chars = raw.chars().count().max(tag.chars().count());
+    if tag.is_empty() {
+        return Err("a tag must not be empty or only whitespace".to_owned());
+    }
+    if chars > TAG_MAX_CHARS {
+        return Err(format!(
+            "a tag must be at most {TAG_MAX_CHARS} characters ({:?} has {chars})",
+            truncated(raw)
+        ));
+    }
+    Ok(tag)
+}
+
+fn truncated(text: &str) -> String {
+    text.chars().take(TAG_MAX_CHARS + 10).collect()
+}
+
+/// A task's tags: normalised, without duplicates, sorted by code point.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    /// Tags from normalised ones (`parse_tag`'s output), merged and sorted;
+    /// an error when more than [`TAGS_MAX`] remain.
+    pub fn new(mut tags: Vec<String>) -> Result<Self, String> {
+        tags.sort_unstable();
+        tags.dedup();
+        if tags.len() > TAGS_MAX {
+            return Err(format!(
+                "a task may carry at most {TAGS_MAX} distinct tags ({} given)",
+                tags.len()
+            ));
+        }
+        Ok(Self(tags))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+
+    /// The stored form: `,home,urgent,`, or empty for no tags.
+    pub fn to_column(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let mut column = String::from(",");
+        for tag in &self.0 {
+            column.push_str(tag);
+            column.push(',');
+        }
+        column
+    }
+
+    /// Back from the stored form.
+    pub fn from_column(column: &str) -> Self {
+        Self(
+            column
+                .split(',')
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// What a tag filter looks for in the stored form.
+    pub fn needle(tag: &str) -> String {
+        format!(",{tag},")
+    }
+}
+
+/// How important a task is; stored as its rank (0–3), so sorting by the rank
+/// is sorting by priority.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    #[default]
+    None,
+    Low,
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub const ALL: [Self; 4] = [Self::None, Self::Low, Self::Medium, Self::High];
+
+    pub fn rank(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_rank(rank: i16) -> Self {
+        Self::ALL
+            .get(usize::try_from(rank).unwrap_or(0))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalised_merged_and_sorted() {
+        let raw = [" Work ", "WORK", "e\u{301}té", "été", "ß", "Ärger"];
+        let tags = Tags::new(raw.iter().map(|t| parse_tag(t).unwrap()).collect()).unwrap();
+        assert_eq!(tags.as_slice(), ["work", "ß", "ärger", "été"]);
+        assert_eq!(tags.to_column(), ",work,ß,ärger,été,");
+        assert_eq!(Tags::from_column(&tags.to_column()), tags);
+        assert_eq!(Tags::from_column(""), Tags::default());
+    }
+
+    #[test]
+    fn bad_tags_are_refused() {
+        for raw in [
+            "",
+            "  ",
+            "a,b",
+            "tab\there",
+            " a\n",
+            &"x".repeat(41),
+            &format!(" {}", "x".repeat(40)),
+        ] {
+            assert!(parse_tag(raw).is_err(), "{raw:?}");
+        }
+        assert!(parse_tag(&"é".repeat(40)).is_ok());
+        let many = (0..21).map(|i| format!("t{i}")).collect();
+        assert!(Tags::new(many).is_err());
+        // Duplicates count once.
+        assert!(Tags::new(vec!["a".to_owned(); 30]).is_ok());
+    }
+
+    #[test]
+    fn folding_is_unicode_lower_case_of_nfc() {
+        assert_eq!(fold("ÉTÉ"), "été");
+        assert_eq!(fold("E\u{301}"), "é");
+        assert_eq!(fold("ΣΊΣΥΦΟΣ"), "σίσυφος");
+        assert_eq!(fold("100%_\\"), "100%_\\");
+    }
+
+    #[test]
+    fn priorities_rank_in_order() {
+        for (rank, priority) in Priority::ALL.into_iter().enumerate() {
+            assert_eq!(Priority::from_rank(rank as i16), priority);
+            assert_eq!(Priority::parse(priority.as_str()), Some(priority));
+        }
+        assert!(Priority::High > Priority::None);
+    }
+}
