@@ -200,10 +200,10 @@ impl ListParams<'_> {
             .and_then(|text| problems.check("search", parse_search(text)));
         let from = self
             .due_from
-            .and_then(|text| problems.check("due_from", parse_bound(text, zone)));
+            .and_then(|text| problems.check("due_from", parse_bound(text, zone, false)));
         let to = self
             .due_to
-            .and_then(|text| problems.check("due_to", parse_bound(text, zone)));
+            .and_then(|text| problems.check("due_to", parse_bound(text, zone, true)));
         let sort = problems
             .check("sort", parse_sort(self.sort))
             .unwrap_or_default();
@@ -468,9 +468,12 @@ fn parse_sort(text: Option<&str>) -> Result<Vec<(SortKey, Option<SortOrder>)>, S
     Ok(keys)
 }
 
-/// A `due_from`/`due_to` value: a date (its start in `zone`) or an RFC 3339
-/// instant (its date in `zone` bounds all-day tasks).
-fn parse_bound(text: &str, zone: Tz) -> Result<DueBound, String> {
+/// A `due_from`/`due_to` (`end`) value: a date (its start in `zone`) or an
+/// RFC 3339 instant. An all-day task lasts its whole date in `zone`, and
+/// matches when that day overlaps the range: from the instant's date on, and
+/// up to (excluding) the instant's date — including it when the instant is
+/// past that day's start.
+fn parse_bound(text: &str, zone: Tz, end: bool) -> Result<DueBound, String> {
     if text.len() == 10 {
         let date = parse_date(text)?;
         return Ok(DueBound {
@@ -487,10 +490,13 @@ fn parse_bound(text: &str, zone: Tz) -> Result<DueBound, String> {
             )
         })?
         .to_utc();
-    Ok(DueBound {
-        date: today(at, zone),
-        at,
-    })
+    let date = today(at, zone);
+    let date = if end && at > day_start(date, zone) {
+        date.succ_opt().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(DueBound { date, at })
 }
 
 fn window_condition(window: DueWindow, now: DateTime<Utc>, zone: Tz) -> DueCondition {
