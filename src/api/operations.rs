@@ -15,6 +15,8 @@ pub struct Operation {
     pub template: String,
     path_params: Vec<String>,
     enum_params: HashMap<String, Vec<String>>,
+    /// What a bounded query parameter takes, in words, from its schema.
+    bounds: HashMap<String, String>,
 }
 
 impl Operation {
@@ -30,6 +32,22 @@ impl Operation {
     /// The values an enumerated query parameter accepts.
     pub fn allowed_values(&self, param: &str) -> Option<&[String]> {
         self.enum_params.get(param).map(Vec::as_slice)
+    }
+
+    /// "must be an integer from 1 to 500", for a parameter with bounds.
+    pub fn bounds(&self, param: &str) -> Option<&str> {
+        self.bounds.get(param).map(String::as_str)
+    }
+}
+
+/// A parameter's bounds in words, when its schema has any.
+fn bounds_of(schema: &Value) -> Option<String> {
+    match (&schema["minimum"], &schema["maximum"], &schema["maxLength"]) {
+        (Value::Number(min), Value::Number(max), _) => {
+            Some(format!("must be an integer from {min} to {max}"))
+        }
+        (_, _, Value::Number(max)) => Some(format!("must be at most {max} characters")),
+        _ => None,
     }
 }
 
@@ -65,12 +83,23 @@ impl Operations {
                 let Some(id) = operation["operationId"].as_str() else {
                     continue;
                 };
-                let enum_params = operation["parameters"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                let params = operation["parameters"].as_array().into_iter().flatten();
+                let bounds = params
+                    .clone()
                     .filter_map(|param| {
-                        let schema = &param["schema"];
+                        Some((
+                            param["name"].as_str()?.to_owned(),
+                            bounds_of(&param["schema"])?,
+                        ))
+                    })
+                    .collect();
+                let enum_params = params
+                    .filter_map(|param| {
+                        // A repeatable parameter's values are its items'.
+                        let schema = match &param["schema"]["items"] {
+                            Value::Null => &param["schema"],
+                            items => items,
+                        };
                         let schema = match schema["$ref"].as_str() {
                             Some(reference) => &schemas[reference.rsplit('/').next()?],
                             None => schema,
@@ -86,6 +115,7 @@ impl Operations {
                         template: template.clone(),
                         path_params: path_params.clone(),
                         enum_params,
+                        bounds,
                     },
                 );
             }

@@ -225,7 +225,10 @@ pub fn render(err: Error, operation: Option<&Operation>) -> Response {
     } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
         match operation.and_then(|op| op.allowed_values(e.name)) {
             Some(values) => invalid(e.name, &format!("must be one of: {}", values.join(", "))),
-            None => invalid(e.name, &e.reason),
+            None => match operation.and_then(|op| op.bounds(e.name)) {
+                Some(bounds) => invalid(e.name, bounds),
+                None => invalid(e.name, &e.reason),
+            },
         }
     } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
         invalid("body", &e.reason)

@@ -430,8 +430,9 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
     assert_eq!(over.status(), 409, "the user's listing cannot grow further");
     let baseline = peak_rss_mib(server.pid());
 
-    // 50 clients at once ask for the whole list (~2.2 MB each); half of
-    // them never read a byte of it.
+    // 50 clients at once ask for the user's tasks, the largest page each
+    // (500 tasks, ~600 kB); half of them never read a byte of it, the other
+    // half read every task, following `Link` page by page (~12 MB each).
     let request = format!(
         "GET /api/alice/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
         alice.token
@@ -444,22 +445,37 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
     }
     let readers: Vec<_> = (0..25)
         .map(|_| {
-            let (http, url, token) = (
+            let (http, mut url, token, base) = (
                 http.clone(),
                 server.url("/api/alice/tasks"),
                 alice.token.clone(),
+                server.url(""),
             );
             tokio::spawn(async move {
-                let response = http.get(url).bearer_auth(token).send().await.unwrap();
-                let status = response.status();
-                let body = response.bytes().await.unwrap();
-                assert_eq!(
-                    status,
-                    200,
-                    "{}",
-                    String::from_utf8_lossy(&body[..body.len().min(300)])
-                );
-                body.len()
+                let mut read = 0;
+                loop {
+                    let response = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                    let status = response.status();
+                    let next = response
+                        .headers()
+                        .get("link")
+                        .map(|link| link.to_str().unwrap().to_owned());
+                    let body = response.bytes().await.unwrap();
+                    assert_eq!(
+                        status,
+                        200,
+                        "{}",
+                        String::from_utf8_lossy(&body[..body.len().min(300)])
+                    );
+                    read += body.len();
+                    match next {
+                        Some(link) => {
+                            let target = &link[1..link.find('>').unwrap()];
+                            url = format!("{}{target}", base.trim_end_matches('/'));
+                        }
+                        None => return read,
+                    }
+                }
             })
         })
         .collect();
@@ -483,7 +499,7 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
     }
     let peak = peak_rss_mib(server.pid());
     report(&format!(
-        "{TASKS} tasks of 1 kB (the limit), 25 full listings read and 25 never read at once: \
+        "{TASKS} tasks of 1 kB (the limit), 25 readers of every page and 25 first pages never read at once: \
          the listings took {listings_took:?}, /health's worst meanwhile {health_worst:?}; \
          server peak RSS {baseline} MiB before, {peak} MiB after"
     ));

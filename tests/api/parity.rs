@@ -66,7 +66,98 @@ async fn transcript(app: &TestApp) -> Vec<(u16, String)> {
             .await,
     );
     record(app.list(&bob, "").await);
+    richer(app, &mut out).await;
     out
+}
+
+/// 1.1: the new fields, every listing parameter, Unicode case folding, NULL
+/// placement and paging across NULL blocks; `Link` and `X-Total-Count` too.
+async fn richer(app: &TestApp, out: &mut Vec<(u16, String)>) {
+    let carol = TestUser::new("carol");
+    let mut record = |reply: &crate::support::Reply, cursor_has_time: bool| {
+        let mut body = reply.body.clone();
+        normalize(&mut body);
+        let mut link = reply.header("link").unwrap_or("-").to_owned();
+        if cursor_has_time {
+            // Cursors of time-sorted pages carry created/updated instants.
+            if let Some(at) = link.find("cursor=") {
+                link.replace_range(at.., "cursor=<cursor>>; rel=\"next\"");
+            }
+        }
+        let total = reply.header("x-total-count").unwrap_or("-");
+        out.push((
+            reply.status.as_u16(),
+            format!("{body} link={link} total={total}"),
+        ));
+    };
+    // Ids 6 and 7 are carol's first two tasks (the script above made five).
+    for task in [
+        json!({"title": "ÄRGER im Büro", "priority": "high", "tags": ["Work", "ärger"], "due": {"date": "2026-03-08"}}),
+        json!({"title": "ǅemal", "priority": "low", "tags": ["home"], "due": {"datetime": "2026-03-08T02:30", "time_zone": "America/New_York"}}),
+        json!({"title": "İstanbul trip", "description": "ΣΑΣ 50% _off_ \\o/", "tags": ["travel", "work"]}),
+        json!({"title": "zzz", "priority": "medium", "due": {"datetime": "2026-11-01T01:30:00", "time_zone": "America/New_York"}}),
+        json!({"title": "plain"}),
+        json!({"title": "again", "priority": "high", "due": {"datetime": "2026-03-08T12:00:00+09:00", "time_zone": "Asia/Tokyo"}}),
+        json!({"title": "bad", "priority": "top", "tags": ["a,b"], "due": {"date": "2026-02-30"}}),
+    ] {
+        record(&app.create_task(&carol, task).await, false);
+    }
+    record(
+        &app.update_task(
+            &carol,
+            6,
+            json!({"tags": [], "due": null, "priority": "none"}),
+        )
+        .await,
+        false,
+    );
+    record(
+        &app.update_task(&carol, 7, json!({"due": {"date": "2026-03-09"}}))
+            .await,
+        false,
+    );
+    for (query, has_time) in [
+        ("?sort=due", false),
+        ("?sort=due:desc", false),
+        ("?sort=priority,title:desc", false),
+        ("?sort=status,priority:asc,due,title", false),
+        ("?priority=high&priority=medium&sort=title", false),
+        ("?tag=WORK&sort=title", false),
+        ("?tag=work&tag=travel", true),
+        ("?search=%C3%A4rger", true),
+        ("?search=%C7%86", true),
+        ("?search=i%CC%87stanbul", true),
+        ("?search=%CF%83%CE%B1%CF%82", true),
+        ("?search=50%25%20_", true),
+        ("?search=%5C", true),
+        ("?due=none&sort=title", false),
+        ("?due=any&sort=due", false),
+        (
+            "?due_from=2026-03-08&due_to=2026-03-09&tz=America/New_York&sort=title",
+            false,
+        ),
+        (
+            "?due_from=2026-03-08T00:00:00Z&due_to=2026-03-08T06:00:00Z&sort=title",
+            false,
+        ),
+        ("?sort=due&limit=2", false),
+        ("?sort=title&limit=2&offset=2&include_total=true", false),
+        ("?limit=2&include_total=true", true),
+        ("?sort=due&limit=0", false),
+        ("?tz=Mars/Base&sort=nope&cursor=abc&offset=1", false),
+    ] {
+        record(&app.list(&carol, query).await, has_time);
+    }
+    // Paging across the NULL block of `due`, one task at a time.
+    let mut path = format!("{}?sort=due:desc,priority&limit=1", carol.tasks_path());
+    for _ in 0..10 {
+        let reply = app.send(Method::GET, &path, Some(&carol.token), None).await;
+        record(&reply, false);
+        let Some(link) = reply.header("link") else {
+            break;
+        };
+        path = link[1..link.find('>').unwrap()].to_owned();
+    }
 }
 
 fn normalize(value: &mut Value) {
