@@ -10,6 +10,7 @@ mod durability;
 mod ecosystem;
 mod health;
 mod hostile;
+mod indexes;
 mod isolation;
 mod jwks;
 mod listing;

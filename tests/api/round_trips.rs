@@ -82,9 +82,32 @@ async fn every_task_request_is_exactly_one_statement() {
             None,
         ),
         (
+            Method::GET,
+            format!(
+                "{}?tag=home&priority=high&priority=low&search=milk&due=week&tz=Europe/Berlin&sort=due,priority:asc&limit=2",
+                alice.tasks_path()
+            ),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{}?sort=title&limit=1&offset=1", alice.tasks_path()),
+            None,
+        ),
+        (
             Method::POST,
             alice.tasks_path(),
             Some(json!({"title": "counted"})),
+        ),
+        (
+            Method::POST,
+            alice.tasks_path(),
+            Some(json!({
+                "title": "counted too",
+                "priority": "high",
+                "tags": ["home"],
+                "due": {"datetime": "2026-12-01T09:00", "time_zone": "Europe/Berlin"}
+            })),
         ),
         (Method::GET, alice.task_path(first), None),
         (
@@ -95,6 +118,11 @@ async fn every_task_request_is_exactly_one_statement() {
         (Method::PATCH, toggle.clone(), None),
         (Method::PATCH, toggle, Some(json!({"completed": true}))),
         (Method::GET, alice.task_path(999_999), None),
+        (
+            Method::PUT,
+            alice.task_path(first),
+            Some(json!({"tags": ["a", "b"], "due": null, "priority": "low"})),
+        ),
     ];
     // Warm up: statements are prepared once per connection, then reused.
     for (method, path, body) in &requests {
@@ -117,6 +145,24 @@ async fn every_task_request_is_exactly_one_statement() {
             "{method} {path} must be one statement"
         );
     }
+    // A cursor page is one statement too.
+    let page = app.list(&alice, "?sort=title&limit=1").await;
+    let link = page.header("link").expect("more than one task").to_owned();
+    let next = link[1..link.find('>').unwrap()].to_owned();
+    reset(&mut admin).await;
+    app.send(Method::GET, &next, Some(&alice.token), None)
+        .await
+        .expect(200);
+    assert_eq!(statements(&mut admin).await, 1, "a cursor page");
+    // The total is the one exception: its count is a second statement.
+    reset(&mut admin).await;
+    let reply = app.list(&alice, "?include_total=true&limit=1").await;
+    assert!(reply.header("x-total-count").is_some());
+    assert_eq!(
+        statements(&mut admin).await,
+        2,
+        "include_total=true: the page and the count"
+    );
     reset(&mut admin).await;
     app.delete_task(&alice, first).await.expect(204);
     assert_eq!(
