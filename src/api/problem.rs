@@ -58,17 +58,20 @@ pub struct FieldProblem {
     pub message: String,
 }
 
-/// Everything a request handler can fail with.
+/// Everything a request handler can fail with. Its text is the problem's
+/// `detail`: for 401, 403 and 404 it starts with the words frontends and
+/// FastAPI-style backends search for ("Not authenticated", "Invalid token: …",
+/// "Token has expired", "Access denied: …", "Task not found").
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error(transparent)]
+    #[error("{}", unauthorized_detail(.0))]
     Unauthorized(AuthError),
     /// The token cannot be checked now: Better Auth's keys are unreachable.
     #[error(transparent)]
     KeysUnavailable(AuthError),
-    #[error("the user id in the path is not the token's subject")]
+    #[error("Access denied: the user id in the path is not the token's subject")]
     Forbidden,
-    #[error("no such task")]
+    #[error("Task not found")]
     TaskNotFound,
     #[error(
         "task limit reached: a user can keep at most {0} tasks (MAX_TASKS_PER_USER); delete some to create more"
@@ -89,6 +92,17 @@ pub enum ApiError {
     CorsRefused(String),
     #[error("internal server error")]
     Internal,
+}
+
+/// A 401's `detail`: the words clients search for, then the precise reason.
+/// Every refused token is "Invalid token: <reason>", except an expired one,
+/// which is "Token has expired" (PyJWT's and FastAPI backends' words).
+fn unauthorized_detail(err: &AuthError) -> String {
+    match err {
+        AuthError::Missing => format!("Not authenticated: {err}"),
+        AuthError::Expired => "Token has expired".to_owned(),
+        _ => format!("Invalid token: {err}"),
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -312,19 +326,19 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 UNAUTHORIZED,
                 401,
                 "The bearer token is missing, malformed, expired or badly signed.",
-                "the token has expired",
+                "Token has expired",
             ),
             (
                 FORBIDDEN,
                 403,
                 "The `user_id` in the path is not the token's subject.",
-                "the user id in the path is not the token's subject",
+                "Access denied: the user id in the path is not the token's subject",
             ),
             (
                 NOT_FOUND,
                 404,
                 "The user has no task with this id (another user's task is indistinguishable from a missing one).",
-                "no such task",
+                "Task not found",
             ),
             (
                 REQUEST_TIMEOUT,

@@ -65,9 +65,7 @@ impl Claims {
         };
         let sub = match raw.sub {
             None => return Err(AuthError::MissingClaim("sub")),
-            Some(Value::String(sub)) if sub.is_empty() => {
-                return Err(AuthError::MissingClaim("sub"));
-            }
+            Some(Value::String(sub)) if sub.is_empty() => return Err(AuthError::SubjectEmpty),
             Some(Value::String(sub)) if sub.len() > UserId::MAX_BYTES => {
                 return Err(AuthError::SubjectTooLong);
             }

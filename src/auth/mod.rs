@@ -26,7 +26,9 @@ use crate::domain::UserId;
 /// row and stay well under 2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// Why a token was refused. The text is safe to show the client.
+/// Why a token was refused. The text is safe to show the client; it is the
+/// precise reason, which the HTTP layer puts after the words clients search
+/// for ("Not authenticated: …", "Invalid token: …"; see `api::problem`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("the request has no bearer token")]
@@ -61,8 +63,10 @@ pub enum AuthError {
     MissingClaim(&'static str),
     #[error("the token's `{0}` claim is not a number of seconds since 1970-01-01 UTC")]
     NotANumericDate(&'static str),
-    #[error("the token's `sub` claim must be a string")]
+    #[error("the token's `sub` claim is not a string")]
     SubjectNotAString,
+    #[error("the token's `sub` claim is empty")]
+    SubjectEmpty,
     #[error("the token's `sub` is longer than {} bytes", UserId::MAX_BYTES)]
     SubjectTooLong,
     #[error("the token's `sub` contains a NUL character")]
@@ -436,14 +440,20 @@ mod tests {
         }
         assert_eq!(
             AuthError::SubjectNotAString.to_string(),
-            "the token's `sub` claim must be a string"
+            "the token's `sub` claim is not a string"
         );
-        for missing in [
-            json!({"exp": in_ten_minutes()}),
-            json!({"sub": "", "exp": in_ten_minutes()}),
-        ] {
-            assert_eq!(verify(missing).await, Err(AuthError::MissingClaim("sub")));
-        }
+        assert_eq!(
+            verify(json!({"exp": in_ten_minutes()})).await,
+            Err(AuthError::MissingClaim("sub"))
+        );
+        assert_eq!(
+            AuthError::MissingClaim("sub").to_string(),
+            "the token has no `sub` claim"
+        );
+        assert_eq!(
+            verify(json!({"sub": "", "exp": in_ten_minutes()})).await,
+            Err(AuthError::SubjectEmpty)
+        );
     }
 
     #[tokio::test]

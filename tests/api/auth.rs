@@ -292,7 +292,7 @@ async fn a_claim_of_the_wrong_type_is_named_not_called_missing() {
         ),
         (
             json!({"sub": 42, "exp": now() + 600}),
-            "the token's `sub` claim must be a string",
+            "the token's `sub` claim is not a string",
         ),
     ];
     for (claims, why) in cases {
@@ -321,4 +321,74 @@ async fn a_crit_header_is_refused_with_its_reason() {
             .await,
         "the token has a `crit` header",
     );
+}
+
+/// The problem's `detail` of `reply`.
+#[track_caller]
+fn detail(reply: &Reply) -> &str {
+    reply.body["detail"]
+        .as_str()
+        .expect("a problem has a detail")
+}
+
+#[tokio::test]
+async fn a_signed_token_whose_sub_is_missing_or_not_a_string_says_so() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let cases = [
+        (
+            json!({"exp": now() + 600}),
+            "Invalid token: the token has no `sub` claim",
+        ),
+        (
+            json!({"sub": 42, "exp": now() + 600}),
+            "Invalid token: the token's `sub` claim is not a string",
+        ),
+        (
+            json!({"sub": "", "exp": now() + 600}),
+            "Invalid token: the token's `sub` claim is empty",
+        ),
+    ];
+    for (claims, expected) in cases {
+        // Correctly signed with the server's secret (HS256): only `sub` is wrong.
+        let token = sign(&claims, SECRET);
+        let reply = app
+            .send(Method::GET, "/api/alice/tasks", Some(&token), None)
+            .await;
+        expect_401(&reply);
+        assert_eq!(detail(&reply), expected, "claims: {claims}");
+    }
+}
+
+/// The words frontends and FastAPI-style backends look for in `detail`.
+#[tokio::test]
+async fn details_use_the_words_clients_search_for() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let alice = TestUser::new("alice");
+
+    let no_token = app.send(Method::GET, "/api/alice/tasks", None, None).await;
+    expect_401_without_credentials(&no_token);
+    assert_eq!(
+        detail(&no_token),
+        "Not authenticated: the request has no bearer token"
+    );
+
+    let expired = sign(&json!({"sub": "alice", "exp": now() - 60}), SECRET);
+    let reply = app
+        .send(Method::GET, "/api/alice/tasks", Some(&expired), None)
+        .await;
+    expect_401(&reply);
+    assert_eq!(detail(&reply), "Token has expired");
+
+    let reply = app
+        .send(Method::GET, "/api/bob/tasks", Some(&alice.token), None)
+        .await;
+    reply.expect_problem(403);
+    assert_eq!(
+        detail(&reply),
+        "Access denied: the user id in the path is not the token's subject"
+    );
+
+    let reply = app.get_task(&alice, 12345).await;
+    reply.expect_problem(404);
+    assert_eq!(detail(&reply), "Task not found");
 }

@@ -134,24 +134,94 @@ fn the_contract_passes_redocly_lint_at_its_recommended_rules() {
     assert!(output.contains("Your API description is valid"), "{output}");
 }
 
+/// The released contracts' versions, `contracts/released/<version>.yaml`,
+/// oldest first by semantic version.
+fn released_versions(folder: &Path) -> Vec<(u64, u64, u64)> {
+    let mut versions: Vec<(u64, u64, u64)> = std::fs::read_dir(folder)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", folder.display()))
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let version = name.strip_suffix(".yaml")?;
+            let parts: Option<Vec<u64>> = version.split('.').map(|p| p.parse().ok()).collect();
+            match parts.as_deref() {
+                Some(&[major, minor, patch]) => Some((major, minor, patch)),
+                _ => panic!("{name} is not <major>.<minor>.<patch>.yaml"),
+            }
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
 #[test]
 fn the_contract_has_no_breaking_change_against_the_last_release() {
     let Some(dir) = installed("tests/e2e/contract", "node_modules/.bin/optic", "npm ci") else {
         return;
     };
+    // The newest committed release is the one compared with.
+    let (major, minor, patch) = *released_versions(&path("contracts/released"))
+        .last()
+        .expect("contracts/released holds at least the 1.0.0 contract");
     let output = run_ok(Command::new("bash").arg(dir.join("breaking-check")));
-    report(output.lines().next().unwrap_or_default());
+    let first = output.lines().next().unwrap_or_default();
+    report(first);
+    let newest =
+        format!("against the last release, contracts/released/{major}.{minor}.{patch}.yaml");
+    assert!(first.contains(&newest), "not {newest:?}:\n{output}");
+
+    // Newest by semantic version, not by name: 1.10.0 comes after 1.9.0. Were
+    // 1.9.0 taken, the `order` value it has and the contract lacks would fail.
+    let released = scratch_dir();
+    let releases = [
+        (
+            "1.9.0",
+            contract_text(&[
+                (
+                    &format!("  version: {}", todo_api::api::CONTRACT_VERSION),
+                    "  version: 1.9.0",
+                ),
+                (
+                    "      enum:\n      - asc\n      - desc",
+                    "      enum:\n      - asc\n      - desc\n      - sideways",
+                ),
+            ]),
+        ),
+        (
+            "1.10.0",
+            contract_text(&[(
+                &format!("  version: {}", todo_api::api::CONTRACT_VERSION),
+                "  version: 1.10.0",
+            )]),
+        ),
+    ];
+    for (version, text) in releases {
+        std::fs::write(released.join(format!("{version}.yaml")), text).unwrap();
+    }
+    let (ok, output) = run(Command::new("bash")
+        .arg(dir.join("breaking-check"))
+        .env("RELEASED_DIR", &released));
+    assert!(
+        ok,
+        "1.10.0 is the newest release, and compatible:\n{output}"
+    );
+    assert!(output.contains("/1.10.0.yaml (version 1.10.0)"), "{output}");
+    assert!(output.contains("OK: no breaking change"), "{output}");
 }
 
-/// The committed contract with `edits` applied, as a new file.
-fn edited_contract(edits: &[(&str, &str)]) -> PathBuf {
+/// The committed contract with `edits` applied.
+fn contract_text(edits: &[(&str, &str)]) -> String {
     let mut spec = std::fs::read_to_string(path("openapi.yaml")).unwrap();
     for (from, to) in edits {
         assert!(spec.contains(from), "the contract no longer has {from:?}");
         spec = spec.replacen(from, to, 1);
     }
+    spec
+}
+
+/// The committed contract with `edits` applied, as a new file.
+fn edited_contract(edits: &[(&str, &str)]) -> PathBuf {
     let file = scratch_dir().join("openapi.yaml");
-    std::fs::write(&file, spec).unwrap();
+    std::fs::write(&file, contract_text(edits)).unwrap();
     file
 }
 
