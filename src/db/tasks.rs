@@ -132,11 +132,7 @@ pub struct Page {
 pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Page, DbError> {
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
     let ranks: Vec<i16> = query.priorities.iter().map(|p| p.rank()).collect();
-    let first = query
-        .sort
-        .iter()
-        .next()
-        .map_or(SortOrder::Desc, |(_, order)| *order);
+    let first = <[_]>::first(&query.sort).map_or(SortOrder::Desc, |(_, order)| *order);
     let (rows, total): (Vec<TaskRow>, Option<i64>) = db_run!(db, |conn| {
         type Cond = Box<dyn BoxableExpression<tasks::table, Backend, SqlType = Nullable<Bool>>>;
         // The filters, without paging: built twice when the total is asked.

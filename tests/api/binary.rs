@@ -297,6 +297,37 @@ pub(crate) async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Every task at `url` (a listing), following `Link` page by page: the
+/// status of the first page that was not a 200, or 200 and the tasks.
+pub(crate) async fn all_tasks(http: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
+    let origin = url[..url.find("/api/").expect("a task listing URL")].to_owned();
+    let mut next = url.to_owned();
+    let mut tasks = Vec::new();
+    loop {
+        let response = http
+            .get(&next)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let link = response
+            .headers()
+            .get("link")
+            .and_then(|link| link.to_str().ok())
+            .map(str::to_owned);
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            return (status, body);
+        }
+        tasks.extend(body.as_array().cloned().unwrap_or_default());
+        match link {
+            Some(link) => next = format!("{origin}{}", &link[1..link.find('>').unwrap()]),
+            None => return (200, Value::Array(tasks)),
+        }
+    }
+}
+
 /// Creates a task, stops the server with SIGTERM, starts it again on the same
 /// database and finds the task; checks the request log on the way.
 async fn data_survives_a_restart(env: &[(&str, &str)]) {
@@ -508,11 +539,7 @@ async fn in_flight_requests_finish_after_sigterm(env: &[(&str, &str)]) {
         "no request was in flight: the test proved nothing"
     );
     let server = Server::start(&dir, env);
-    let (_, stored) = call(
-        http.get(server.url("/api/alice/tasks"))
-            .bearer_auth(&alice.token),
-    )
-    .await;
+    let (_, stored) = all_tasks(&http, &server.url("/api/alice/tasks"), &alice.token).await;
     assert_eq!(
         stored.as_array().unwrap().len(),
         completed,

@@ -21,7 +21,7 @@ use serde_json::json;
 use todo_api::{auth::TokenVerifier, db::Database};
 
 use crate::{
-    binary::{Server, call, scratch_dir},
+    binary::{Server, all_tasks, scratch_dir},
     support::{
         POOL, SECRET, TestApp, TestUser, id_of,
         postgres::{self, Cluster, own_cluster},
@@ -354,11 +354,7 @@ async fn sqlite_every_acknowledged_write_survives_the_server_being_killed() {
     let mut stored = HashMap::new();
     for w in 0..8 {
         let user = TestUser::new(&format!("writer-{w}"));
-        let (status, tasks) = call(
-            http.get(server.url(&user.tasks_path()))
-                .bearer_auth(&user.token),
-        )
-        .await;
+        let (status, tasks) = all_tasks(&http, &server.url(&user.tasks_path()), &user.token).await;
         assert_eq!(status, 200);
         for task in tasks.as_array().unwrap() {
             stored.insert(task["title"].as_str().unwrap().to_owned(), id_of(task));

@@ -1,13 +1,11 @@
 //! 1.1's listing: filters, multi-key sort, cursor and offset paging with
 //! `Link`, `X-Total-Count`, and a clear 422 for every bad parameter.
 
-use std::collections::HashSet;
-
 use chrono::{Duration, Utc};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, TestUser, backend_tests, id_of};
+use crate::support::{Reply, TestApp, TestUser, backend_tests};
 
 /// The `rel="next"` target of a listing, if any.
 fn next_of(reply: &Reply) -> Option<String> {
@@ -292,6 +290,5 @@ backend_tests! {
         let bob = TestUser::new("bob");
         seed(&app, &bob).await;
         assert!(app.titles(&alice, "?due=any&search=a").await.is_empty());
-        let _ = id_of;
     }
 }

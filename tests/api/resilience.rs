@@ -14,7 +14,7 @@ use std::{
 use serde_json::json;
 
 use crate::{
-    binary::{Server, call, scratch_dir},
+    binary::{Server, all_tasks, call, scratch_dir},
     support::{
         SECRET, TestUser,
         postgres::{Cluster, own_cluster, skip_or_fail},
@@ -262,7 +262,7 @@ async fn the_database_going_away_is_a_fast_503_and_the_pool_heals_without_a_rest
     cluster.start_again().unwrap();
     let back = Instant::now();
     let recovered = loop {
-        let (status, tasks) = call(list()).await;
+        let (status, tasks) = all_tasks(&http, &server.url("/api/alice/tasks"), &alice.token).await;
         if status == 200 {
             break tasks;
         }
