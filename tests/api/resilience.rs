@@ -359,7 +359,7 @@ async fn writes_during_a_database_restart_end_in_201_or_503_and_no_201_is_lost()
         .filter(|s| *s != 201 && *s != 503)
         .collect();
     let (status, stored) = loop {
-        let reply = call(http.get(&url).bearer_auth(&alice.token)).await;
+        let reply = all_tasks(&http, &url, &alice.token).await;
         if reply.0 == 200 {
             break reply;
         }
