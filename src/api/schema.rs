@@ -161,7 +161,13 @@ impl<T: Type> Type for Nullable<T> {
                 nullable: true,
                 ..*schema
             })),
-            reference => reference,
+            // OpenAPI 3.0 cannot put `nullable` beside a `$ref`: wrap it in an
+            // `allOf` that can carry it (and the field's description).
+            reference => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                nullable: true,
+                all_of: vec![reference],
+                ..MetaSchema::ANY
+            })),
         }
     }
 
