@@ -24,4 +24,5 @@ mod richer;
 mod round_trips;
 mod support;
 mod tasks;
+mod upgrade;
 mod validation;
