@@ -1,5 +1,6 @@
 //! Plain Rust types and rules: no web framework, no database.
 
+mod cursor;
 pub mod due;
 mod listing;
 mod tags;
