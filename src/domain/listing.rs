@@ -133,8 +133,14 @@ pub struct ListQuery {
     pub limit: u32,
     pub start: Start,
     pub include_total: bool,
-    /// The filters and order in canonical form: what a cursor is bound to.
-    fingerprint: String,
+    /// What the due filters were asked as (not their bounds, which move
+    /// with the clock), for [`ListQuery::fingerprint`].
+    due_asked: (
+        Option<DueWindow>,
+        &'static str,
+        Option<DueBound>,
+        Option<DueBound>,
+    ),
 }
 
 /// A listing request as sent; [`ListParams::resolve`] checks all of it at once.
@@ -225,15 +231,19 @@ impl ListParams<'_> {
         if from.is_some() || to.is_some() {
             due.push(DueCondition::Range { from, to });
         }
-        let fingerprint = format!(
-            "v1|{:?}|{priorities:?}|{tags:?}|{:?}|{}|{:?}|{:?}|{search:?}|{sort:?}",
-            self.status,
-            self.due,
-            zone.name(),
-            self.due_from,
-            self.due_to,
-        );
-        let start = match (self.cursor, self.offset) {
+        let mut query = ListQuery {
+            status: self.status,
+            priorities,
+            tags,
+            due,
+            search,
+            sort,
+            limit,
+            start: Start::First,
+            include_total: self.include_total,
+            due_asked: (self.due, zone.name(), from, to),
+        };
+        query.start = match (self.cursor, self.offset) {
             (Some(_), Some(_)) => {
                 problems.check::<()>(
                     "cursor",
@@ -242,7 +252,7 @@ impl ListParams<'_> {
                 Start::First
             }
             (Some(cursor), None) if problems.0.is_empty() => {
-                match cursor::decode(cursor, &fingerprint, &sort) {
+                match cursor::decode(cursor, &query.fingerprint(), &query.sort) {
                     Ok((values, id)) => Start::After(values, id),
                     Err(message) => {
                         problems.0.push(FieldError::new("cursor", message));
@@ -256,18 +266,7 @@ impl ListParams<'_> {
         if !problems.0.is_empty() {
             return Err(ValidationError(problems.0));
         }
-        Ok(ListQuery {
-            status: self.status,
-            priorities,
-            tags,
-            due,
-            search,
-            sort,
-            limit,
-            start,
-            include_total: self.include_total,
-            fingerprint,
-        })
+        Ok(query)
     }
 }
 
@@ -293,7 +292,16 @@ impl ListQuery {
 
     /// The cursor of the page after `last`, the last task of this page.
     pub fn cursor_after(&self, last: &Task) -> String {
-        cursor::encode(&self.fingerprint, &self.sort, last)
+        cursor::encode(&self.fingerprint(), &self.sort, last)
+    }
+
+    /// The filters and order in canonical form: what a cursor is bound to.
+    /// Made only when a cursor is read or made, off the common path.
+    fn fingerprint(&self) -> String {
+        format!(
+            "v1|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.status, self.priorities, self.tags, self.due_asked, self.search, self.sort
+        )
     }
 }
 
