@@ -29,6 +29,27 @@ async fn preflight(app: &TestApp, origin: &str, method: &str, headers: &str) -> 
 }
 
 backend_tests! {
+    async fn a_frontend_can_read_the_paging_headers(app: TestApp) {
+        let alice = TestUser::new("alice");
+        app.new_task(&alice, "one").await;
+        app.new_task(&alice, "two").await;
+        let bearer = format!("Bearer {}", alice.token);
+        let page = app
+            .send_raw(
+                Method::GET,
+                "/api/alice/tasks?limit=1&include_total=true",
+                &[("origin", FRONTEND), ("authorization", &bearer)],
+                "",
+            )
+            .await;
+        page.expect(200);
+        assert!(page.header("link").is_some() && page.header("x-total-count").is_some());
+        let exposed = page.header("access-control-expose-headers").unwrap();
+        for header in ["link", "x-total-count", "location"] {
+            assert!(exposed.split(", ").any(|h| h == header), "{exposed}");
+        }
+    }
+
     async fn a_write_from_the_servers_own_origin_is_not_refused(app: TestApp) {
         let alice = TestUser::new("alice");
         let bearer = format!("Bearer {}", alice.token);
