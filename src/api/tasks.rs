@@ -289,9 +289,11 @@ impl TasksApi {
         /// Which tasks to return: `all` (default), `pending` or `completed`.
         status: Query<Option<StatusParam>>,
         /// Repeatable: tasks with any of these priorities (`?priority=high&priority=medium`).
+        #[oai(default)]
         priority: Query<Vec<PriorityName>>,
         /// Repeatable: tasks carrying all of these tags (normalised as stored tags are:
         /// `Home` finds `home`).
+        #[oai(default)]
         tag: Query<Vec<String>>,
         /// Tasks by due date, relative to today in `tz`: `overdue` (timed: due before now;
         /// all day: before today), `today`, `week` (today and the 6 days after), `none`
