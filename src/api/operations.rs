@@ -71,6 +71,12 @@ impl Operations {
                     .flatten()
                     .filter_map(|param| {
                         let schema = &param["schema"];
+                        // A repeatable parameter (`?priority=high&priority=low`)
+                        // lists its values on its items.
+                        let schema = match schema["type"].as_str() {
+                            Some("array") => &schema["items"],
+                            _ => schema,
+                        };
                         let schema = match schema["$ref"].as_str() {
                             Some(reference) => &schemas[reference.rsplit('/').next()?],
                             None => schema,
@@ -155,5 +161,10 @@ mod tests {
             ["all", "pending", "completed"]
         );
         assert_eq!(list.allowed_values("order").unwrap(), ["asc", "desc"]);
+        assert_eq!(
+            list.allowed_values("priority").unwrap(),
+            ["none", "low", "medium", "high"]
+        );
+        assert_eq!(list.allowed_values("tag"), None);
     }
 }
