@@ -26,8 +26,21 @@ export type Problem = Schemas["Problem"];
 export type FieldProblem = Schemas["FieldProblem"];
 /** The `status` query parameter of the task list. */
 export type TaskStatusFilter = Schemas["TaskStatusFilter"];
-/** The `sort` query parameter of the task list. */
-export type TaskSortKey = Schemas["TaskSortKey"];
+/** A task's priority: `none`, `low`, `medium` or `high`. */
+export type TaskPriority = Schemas["TaskPriority"];
+/** A task's `due`, as responses show it (all four keys; the task's `due` is this or `null`). */
+export type TaskDue = Schemas["TaskDue"];
+/** The `due` of a new task or an update: a date, a wall-clock time in a zone, or an instant. */
+export type TaskDueInput = NonNullable<NewTask["due"]>;
+/** The `due` query parameter of the task list: `overdue`, `today`, `week`, `none` or `any`. */
+export type TaskDueWindow = Schemas["TaskDueWindow"];
+/**
+ * The `sort` query parameter of the task list: since contract 1.1 a comma-separated list of
+ * `key[:asc|:desc]` (`"priority,due"`), so any string.
+ * @deprecated Contract 1.0 had an enum of keys here; it is now `string`. Kept so code that
+ * imports it still compiles.
+ */
+export type TaskSortKey = NonNullable<TaskListQuery["sort"]>;
 /** The `order` query parameter of the task list. */
 export type SortOrder = Schemas["SortOrder"];
 /** The body of `/health` and `/ready`. */

@@ -13,9 +13,13 @@ export interface paths {
         };
         /**
          * List the user's tasks
-         * @description Returns all of the user's tasks as a bare JSON array (no paging envelope),
-         *     filtered by `status` and ordered by `sort` and `order`; ties are broken by `id`
-         *     in the same direction, so the order is stable.
+         * @description A page of the user's tasks as a bare JSON array (no envelope), at most
+         *     `limit` (default and maximum 500). Filters combine with AND. When more
+         *     tasks follow, the `Link` header (`rel="next"`) gives the next page's
+         *     address; follow it until it is absent. `include_total=true` adds the
+         *     count of all matching tasks in `X-Total-Count`.
+         *
+         *     Example: `?status=pending&tag=home&priority=high&priority=medium&due=week&tz=Europe/Berlin&sort=due,priority:desc&limit=50`.
          */
         get: operations["list_tasks"];
         put?: never;
@@ -160,7 +164,18 @@ export interface components {
          *       "completed": false,
          *       "created_at": "2026-11-24T09:30:00.123456Z",
          *       "description": "2 litres, semi-skimmed",
+         *       "due": {
+         *         "at": "2026-12-01T08:00:00.000000Z",
+         *         "date": "2026-12-01",
+         *         "datetime": "2026-12-01T09:00:00",
+         *         "time_zone": "Europe/Berlin"
+         *       },
          *       "id": 42,
+         *       "priority": "high",
+         *       "tags": [
+         *         "errands",
+         *         "home"
+         *       ],
          *       "title": "Buy milk",
          *       "updated_at": "2026-11-24T09:30:00.123456Z",
          *       "user_id": "kX9vQ2mN7pL4rT8wY1zB3cD5fG6hJ0aS"
@@ -177,6 +192,11 @@ export interface components {
             title: string;
             description: string | null;
             completed: boolean;
+            priority: components["schemas"]["TaskPriority"];
+            /** @description Normalised (trimmed, NFC, lower case), sorted by code point. */
+            tags: string[];
+            /** @description When the task is due; `null` when it has no due date. */
+            due: components["schemas"]["TaskDue"] | null;
             /**
              * Format: date-time
              * @description When the task was created (RFC 3339, UTC).
@@ -200,6 +220,13 @@ export interface components {
         /**
          * @example {
          *       "description": "2 litres, semi-skimmed",
+         *       "due": {
+         *         "date": "2026-12-01"
+         *       },
+         *       "priority": "high",
+         *       "tags": [
+         *         "errands"
+         *       ],
          *       "title": "Buy milk"
          *     }
          */
@@ -208,9 +235,66 @@ export interface components {
             title: string;
             /** @description Free text, at most 1000 characters, no NUL (U+0000); `null` for none. */
             description?: string | null;
+            /** @description `none` (the default), `low`, `medium` or `high`; never null. */
+            priority?: components["schemas"]["TaskPriority"];
+            /**
+             * @description At most 20 tags of 1–40 characters, without commas or control characters. Stored trimmed, NFC-normalised and in lower case; duplicates merge; returned sorted. `[]` clears them.
+             * @example [
+             *       "home",
+             *       "errands"
+             *     ]
+             */
+            tags?: string[];
+            /**
+             * @description When the task is due, or `null` for never (clears it). One of:
+             *     - `{"date": "2026-12-01"}`: all day, the same date for every viewer;
+             *     - `{"datetime": "2026-12-01T09:00", "time_zone": "Europe/Berlin"}`: a wall-clock time (seconds optional, no fractions) in an IANA time zone;
+             *     - `{"datetime": "2026-12-01T08:00:00Z"}` (or `+01:00`): an instant, kept as the wall-clock time of `time_zone` if given, else of UTC.
+             *     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it repeats is the earlier instant (RFC 5545). `date` is read only without a `datetime`, and `at` (in responses) is always derived: a response's `due` can be sent back as it is.
+             * @example {
+             *       "datetime": "2026-12-01T09:00",
+             *       "time_zone": "Europe/Berlin"
+             *     }
+             */
+            due?: {
+                /**
+                 * Format: date
+                 * @description All-day date, `YYYY-MM-DD`.
+                 */
+                date?: string | null;
+                /** @description `YYYY-MM-DDTHH:MM[:SS]`, wall clock; with `Z` or `±HH:MM` an instant. */
+                datetime?: string | null;
+                /** @description IANA time zone name, e.g. `Europe/Berlin`; required with a `datetime` without offset. */
+                time_zone?: string | null;
+            } | null;
+        };
+        /**
+         * TaskDue
+         * @description A due date as every response shows it: all four keys, always.
+         */
+        TaskDue: {
+            /** @description The local date (`YYYY-MM-DD`): the all-day date, or the date of `datetime`. */
+            date: string;
+            /**
+             * @description The wall-clock time in `time_zone` (`YYYY-MM-DDTHH:MM:SS`, normalised
+             *     across DST gaps); `null` when all day.
+             */
+            datetime: string | null;
+            /** @description The IANA time zone of `datetime`; `null` when all day. */
+            time_zone: string | null;
+            /**
+             * Format: date-time
+             * @description The instant `datetime` is in `time_zone` (RFC 3339, UTC); `null` when all day.
+             */
+            at: string | null;
         };
         /** @enum {string} */
-        TaskSortKey: "created" | "updated" | "title";
+        TaskDueWindow: "overdue" | "today" | "week" | "none" | "any";
+        /**
+         * @description The four priorities, as requests send them and responses show them.
+         * @enum {string}
+         */
+        TaskPriority: "none" | "low" | "medium" | "high";
         /** @enum {string} */
         TaskStatusFilter: "all" | "pending" | "completed";
         /**
@@ -226,12 +310,50 @@ export interface components {
             description?: string | null;
             /** @description Whether the task is done. */
             completed?: boolean;
+            /** @description `none` (the default), `low`, `medium` or `high`; never null. */
+            priority?: components["schemas"]["TaskPriority"];
+            /**
+             * @description At most 20 tags of 1–40 characters, without commas or control characters. Stored trimmed, NFC-normalised and in lower case; duplicates merge; returned sorted. `[]` clears them.
+             * @example [
+             *       "home",
+             *       "errands"
+             *     ]
+             */
+            tags?: string[];
+            /**
+             * @description When the task is due, or `null` for never (clears it). One of:
+             *     - `{"date": "2026-12-01"}`: all day, the same date for every viewer;
+             *     - `{"datetime": "2026-12-01T09:00", "time_zone": "Europe/Berlin"}`: a wall-clock time (seconds optional, no fractions) in an IANA time zone;
+             *     - `{"datetime": "2026-12-01T08:00:00Z"}` (or `+01:00`): an instant, kept as the wall-clock time of `time_zone` if given, else of UTC.
+             *     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it repeats is the earlier instant (RFC 5545). `date` is read only without a `datetime`, and `at` (in responses) is always derived: a response's `due` can be sent back as it is.
+             * @example {
+             *       "datetime": "2026-12-01T09:00",
+             *       "time_zone": "Europe/Berlin"
+             *     }
+             */
+            due?: {
+                /**
+                 * Format: date
+                 * @description All-day date, `YYYY-MM-DD`.
+                 */
+                date?: string | null;
+                /** @description `YYYY-MM-DDTHH:MM[:SS]`, wall clock; with `Z` or `±HH:MM` an instant. */
+                datetime?: string | null;
+                /** @description IANA time zone name, e.g. `Europe/Berlin`; required with a `datetime` without offset. */
+                time_zone?: string | null;
+            } | null;
         } | {
             title: string;
         } | {
             description: string | null;
         } | {
             completed: boolean;
+        } | {
+            priority: string;
+        } | {
+            tags: unknown[];
+        } | {
+            due: Record<string, never> | null;
         };
     };
     responses: never;
@@ -247,10 +369,64 @@ export interface operations {
             query?: {
                 /** @description Which tasks to return: `all` (default), `pending` or `completed`. */
                 status?: components["schemas"]["TaskStatusFilter"];
-                /** @description The sort key: `created` (default), `updated` or `title` (by code point). */
-                sort?: components["schemas"]["TaskSortKey"];
-                /** @description `asc` or `desc`. Defaults to `desc` for dates (newest first) and `asc` for `title`. */
+                /** @description Repeatable: tasks with any of these priorities (`?priority=high&priority=medium`). */
+                priority?: components["schemas"]["TaskPriority"][];
+                /**
+                 * @description Repeatable: tasks carrying all of these tags (normalised as stored tags are:
+                 *     `Home` finds `home`).
+                 */
+                tag?: string[];
+                /**
+                 * @description Tasks by due date, relative to today in `tz`: `overdue` (timed: due before now;
+                 *     all day: before today), `today`, `week` (today and the 6 days after), `none`
+                 *     (no due date), `any` (has one). `overdue` includes completed tasks: add
+                 *     `status=pending` for what is still to do.
+                 */
+                due?: components["schemas"]["TaskDueWindow"];
+                /**
+                 * @description The IANA time zone that `due` and date-only `due_from`/`due_to` are read in
+                 *     (default `UTC`), e.g. `Europe/Berlin`.
+                 */
+                tz?: string;
+                /**
+                 * @description Due on or after this: a date (`2026-12-01`, from its start in `tz`) or an
+                 *     RFC 3339 instant (`2026-12-01T09:00:00Z`). All-day tasks compare by date.
+                 */
+                due_from?: string;
+                /** @description Due before this (exclusive), in the same forms as `due_from`. */
+                due_to?: string;
+                /**
+                 * @description Tasks whose title or description contains this text, ignoring case (Unicode
+                 *     lower case, NFC). `%`, `_` and `\` match themselves. Surrounding whitespace is
+                 *     trimmed; empty means no filter.
+                 */
+                search?: string;
+                /**
+                 * @description Comma-separated `key[:asc|:desc]`, at most 4 keys: `created`, `updated`,
+                 *     `title` (by code point), `priority`, `due`, `status` (`created_at` and
+                 *     `updated_at` are aliases). A bare key takes its natural direction: dates
+                 *     newest first, title A→Z, priority high first, due soonest first (by local
+                 *     date, all-day before timed, then by instant; tasks without a due date last
+                 *     in either direction), status pending first. `id` breaks remaining ties in
+                 *     the first key's direction. Default `created`.
+                 */
+                sort?: string;
+                /** @description The direction of a single bare `sort` key (v1): `asc` or `desc`. */
                 order?: components["schemas"]["SortOrder"];
+                /** @description Most tasks on this page, 1–500 (default 500). */
+                limit?: number;
+                /**
+                 * @description Where the page starts: only ever taken from a `Link` header. Bound to the
+                 *     filters and sort it came with (422 otherwise).
+                 */
+                cursor?: string;
+                /** @description Tasks to skip, 0–100000, for page-number UIs (not together with `cursor`). */
+                offset?: number;
+                /**
+                 * @description `true`: the total number of matching tasks comes in `X-Total-Count`
+                 *     (costs a count of them).
+                 */
+                include_total?: boolean;
             };
             header?: never;
             path: {
@@ -261,9 +437,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's tasks, possibly none. */
+            /** @description One page of the user's tasks, possibly none. */
             200: {
                 headers: {
+                    /**
+                     * @description `<…>; rel="next"` (RFC 8288) whenever tasks exist after this page:
+                     *     a path-absolute reference to the next page, with the same filters
+                     *     and sort. Absent on the last page.
+                     */
+                    LINK?: string;
+                    /** @description With `include_total=true`: how many tasks match the filters, paging aside. */
+                    "X-TOTAL-COUNT"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -322,7 +506,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The new task. Any other field (`user_id`, `completed`, …) is ignored. */
+        /** @description The new task: a `title`, and optionally a `description`, `priority` (default `none`), `tags` (default none) and `due` (default none). Any other field (`user_id`, `completed`, …) is ignored. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TaskCreate"];
@@ -504,7 +688,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The fields to change, at least one. An absent field is left as it is; `description: null` clears the description. */
+        /** @description The fields to change, at least one. An absent field is left as it is; `description: null` and `due: null` clear theirs, `tags: []` clears the tags. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TaskUpdate"];
