@@ -167,8 +167,8 @@ const BREAKS: &[(&str, &str)] = &[
         "      enum:\n      - asc",
     ),
     (
-        "      - completed\n      - created_at\n      - updated_at",
-        "      - created_at\n      - updated_at",
+        "      - completed\n      - priority\n",
+        "      - priority\n",
     ),
 ];
 
