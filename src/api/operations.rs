@@ -185,5 +185,10 @@ mod tests {
             ["all", "pending", "completed"]
         );
         assert_eq!(list.allowed_values("order").unwrap(), ["asc", "desc"]);
+        assert_eq!(
+            list.allowed_values("priority").unwrap(),
+            ["none", "low", "medium", "high"]
+        );
+        assert_eq!(list.allowed_values("tag"), None);
     }
 }

@@ -161,13 +161,22 @@ impl<T: Type> Type for Nullable<T> {
                 nullable: true,
                 ..*schema
             })),
-            // OpenAPI 3.0 cannot put `nullable` beside a `$ref`: wrap it in an
-            // `allOf` that can carry it (and the field's description).
-            reference => MetaSchemaRef::Inline(Box::new(MetaSchema {
-                nullable: true,
-                all_of: vec![reference],
-                ..MetaSchema::ANY
-            })),
+            // OpenAPI 3.0 cannot put `nullable` beside a `$ref`, and 3.0.3 reads
+            // it only beside a `type`: an `allOf` of the reference carries both
+            // (and the field's description), with the referenced schema's type.
+            MetaSchemaRef::Reference(name) => {
+                let mut registry = Registry::new();
+                T::register(&mut registry);
+                let ty = registry
+                    .schemas
+                    .get(&name)
+                    .map_or("object", |schema| schema.ty);
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    nullable: true,
+                    all_of: vec![MetaSchemaRef::Reference(name)],
+                    ..MetaSchema::new(ty)
+                }))
+            }
         }
     }
 

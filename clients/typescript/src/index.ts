@@ -3,7 +3,8 @@
  *
  * The types come from `./generated/schema.ts`, which openapi-typescript generates from the
  * committed contract (`openapi.yaml`); the runtime is openapi-fetch. This file only adds the
- * bearer token and friendly names: nothing here re-declares a shape of the contract.
+ * bearer token, friendly names and helpers that follow the task list's `Link` headers: nothing
+ * here re-declares a shape of the contract.
  */
 import createClient, { type Client, type ClientOptions, type Middleware } from "openapi-fetch";
 import type { components, operations, paths } from "./generated/schema.js";
@@ -26,8 +27,21 @@ export type Problem = Schemas["Problem"];
 export type FieldProblem = Schemas["FieldProblem"];
 /** The `status` query parameter of the task list. */
 export type TaskStatusFilter = Schemas["TaskStatusFilter"];
-/** The `sort` query parameter of the task list. */
-export type TaskSortKey = Schemas["TaskSortKey"];
+/** A task's priority: `none`, `low`, `medium` or `high`. */
+export type TaskPriority = Schemas["TaskPriority"];
+/** A task's `due`, as responses show it (all four keys; the task's `due` is this or `null`). */
+export type TaskDue = Schemas["TaskDue"];
+/** The `due` of a new task or an update: a date, a wall-clock time in a zone, or an instant. */
+export type TaskDueInput = NonNullable<NewTask["due"]>;
+/** The `due` query parameter of the task list: `overdue`, `today`, `week`, `none` or `any`. */
+export type TaskDueWindow = Schemas["TaskDueWindow"];
+/**
+ * The `sort` query parameter of the task list: since contract 1.1 a comma-separated list of
+ * `key[:asc|:desc]` (`"priority,due"`), so any string.
+ * @deprecated Contract 1.0 had an enum of keys here; it is now `string`. Kept so code that
+ * imports it still compiles.
+ */
+export type TaskSortKey = NonNullable<TaskListQuery["sort"]>;
 /** The `order` query parameter of the task list. */
 export type SortOrder = Schemas["SortOrder"];
 /** The body of `/health` and `/ready`. */
@@ -117,4 +131,205 @@ export function fieldErrors(error: unknown): Record<string, string[]> {
     (byField[field] ??= []).push(message);
   }
   return byField;
+}
+
+/** One `<target>; rel="…"` of an RFC 8288 `Link` header: its target as written, its rel types. */
+export interface WebLink {
+  /** The URI reference between `<` and `>`, not resolved. */
+  target: string;
+  /** The `rel` parameter's relation types, lower-cased (`rel="next last"` gives both). */
+  rel: string[];
+}
+
+/**
+ * The links of an RFC 8288 `Link` header value (several headers joined by `, `, as `fetch`
+ * gives them). Commas and semicolons inside `<…>` and inside quoted parameter values are kept
+ * apart; a link-value that does not start with `<` is skipped.
+ */
+export function parseLinkHeader(value: string | null | undefined): WebLink[] {
+  const links: WebLink[] = [];
+  const text = value ?? "";
+  let i = 0;
+  const skipSpace = () => {
+    while (i < text.length && (text[i] === " " || text[i] === "\t")) i++;
+  };
+  // Skips to just after the next top-level comma (outside `<…>` and quotes).
+  const skipToNextLink = () => {
+    let quoted = false;
+    let bracketed = false;
+    for (; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === "\\") i++;
+        else if (c === '"') quoted = false;
+      } else if (bracketed) {
+        if (c === ">") bracketed = false;
+      } else if (c === '"') quoted = true;
+      else if (c === "<") bracketed = true;
+      else if (c === ",") {
+        i++;
+        return;
+      }
+    }
+  };
+  while (i < text.length) {
+    skipSpace();
+    if (text[i] === ",") {
+      i++;
+      continue;
+    }
+    if (text[i] !== "<") {
+      skipToNextLink();
+      continue;
+    }
+    const end = text.indexOf(">", i + 1);
+    if (end < 0) break;
+    const target = text.slice(i + 1, end).trim();
+    i = end + 1;
+    let rel: string[] | undefined;
+    for (;;) {
+      skipSpace();
+      if (text[i] !== ";") break;
+      i++;
+      skipSpace();
+      let name = "";
+      while (i < text.length && !/[=;,\s]/.test(text[i] ?? "")) name += text[i++];
+      skipSpace();
+      let paramValue = "";
+      if (text[i] === "=") {
+        i++;
+        skipSpace();
+        if (text[i] === '"') {
+          for (i++; i < text.length && text[i] !== '"'; i++) {
+            if (text[i] === "\\") i++;
+            paramValue += text[i] ?? "";
+          }
+          i++; // the closing quote
+        } else {
+          while (i < text.length && !/[;,\s]/.test(text[i] ?? "")) paramValue += text[i++];
+        }
+      }
+      // RFC 8288 §3.3: a second `rel` is ignored; relation types compare case-insensitively.
+      if (name.toLowerCase() === "rel" && rel === undefined) {
+        rel = paramValue.toLowerCase().split(/[ \t]+/).filter((type) => type !== "");
+      }
+    }
+    links.push({ target, rel: rel ?? [] });
+    skipToNextLink();
+  }
+  return links;
+}
+
+/**
+ * The target of the `Link` header's `rel="next"` (as written, for example
+ * `/api/alice/tasks?limit=50&cursor=…`), or `undefined` on the last page.
+ */
+export function nextLink(response: Response): string | undefined {
+  return parseLinkHeader(response.headers.get("link")).find((link) => link.rel.includes("next"))
+    ?.target;
+}
+
+/** A per-request middleware that sends the request to `target` instead, resolved against it. */
+function followLink(target: string): Middleware {
+  return {
+    onRequest({ request }) {
+      // `request.url` is the client's base URL plus the list's path, always absolute; a
+      // path-absolute reference (what the server sends) keeps only its scheme and host.
+      const url = new URL(target, request.url);
+      if (url.origin !== new URL(request.url).origin) {
+        // The bearer token goes with the request: never to another origin.
+        throw new Error(`todo-api-client: refusing to follow a Link to another origin: ${url.href}`);
+      }
+      return new Request(url, request);
+    },
+  };
+}
+
+/** Options of {@link taskPages} and {@link listAllTasks}. */
+export interface TaskPagesOptions {
+  /** Aborts the request under way (and with it the paging). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Every page of the user's tasks that match `query`: the first page as `query` asks, then each
+ * page its predecessor's `Link: <…>; rel="next"` points at, until a page has none. Each item is
+ * openapi-fetch's result (`{ data, response }`, or `{ error, response }` after which it stops), so
+ * a UI can show each page as it arrives. Pass `limit` for the page size (default 500).
+ *
+ * ```ts
+ * for await (const { data, error, response } of taskPages(api, userId, { tag: ["home"], limit: 100 })) {
+ *   if (error) throw new Error(readProblem(error)?.detail ?? `HTTP ${response.status}`);
+ *   render(data);
+ * }
+ * ```
+ */
+export async function* taskPages(
+  client: TodoClient,
+  userId: string,
+  query: TaskListQuery = {},
+  options: TaskPagesOptions = {},
+) {
+  const followed = new Set<string>();
+  let next: string | undefined;
+  for (;;) {
+    const page = await client.GET("/api/{user_id}/tasks", {
+      // The first page from `query`; every later one from the Link as the server wrote it
+      // (its cursor is bound to the filters and sort in that same address).
+      params: { path: { user_id: userId }, query: next === undefined ? query : {} },
+      ...(next === undefined ? {} : { middleware: [followLink(next)] }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    yield page;
+    if (page.error !== undefined || !page.response.ok) {
+      return;
+    }
+    next = nextLink(page.response);
+    if (next === undefined) {
+      return;
+    }
+    if (followed.has(next)) {
+      throw new Error(`todo-api-client: the Link header points at a page already read: ${next}`);
+    }
+    followed.add(next);
+  }
+}
+
+/** One page as {@link taskPages} yields it: openapi-fetch's result of the list call. */
+export type TaskPage = typeof taskPages extends (...args: never[]) => AsyncGenerator<infer Page>
+  ? Page
+  : never;
+
+/** The result of {@link listAllTasks}, in openapi-fetch's shape. */
+export type AllTasksResult =
+  | { data: Task[]; error?: never; response: Response }
+  | { data?: never; error: NonNullable<TaskPage["error"]>; response: Response };
+
+/**
+ * All of the user's tasks that match `query`, across as many pages as it takes (see
+ * {@link taskPages}): `{ data, response }` with every task in order and the last page's
+ * response, or `{ error, response }` from the first page that failed. Calls do not throw on HTTP
+ * errors, like the client's own.
+ *
+ * ```ts
+ * const { data, error } = await listAllTasks(api, userId, { status: "pending", sort: "priority,due" });
+ * ```
+ */
+export async function listAllTasks(
+  client: TodoClient,
+  userId: string,
+  query: TaskListQuery = {},
+  options: TaskPagesOptions = {},
+): Promise<AllTasksResult> {
+  const tasks: Task[] = [];
+  let last: Response | undefined;
+  for await (const page of taskPages(client, userId, query, options)) {
+    last = page.response;
+    if (page.data === undefined) {
+      return { error: page.error, response: page.response };
+    }
+    tasks.push(...page.data);
+  }
+  // taskPages always yields at least one page.
+  return { data: tasks, response: last as Response };
 }

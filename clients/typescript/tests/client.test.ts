@@ -9,7 +9,11 @@ import { after, describe, it, test } from "node:test";
 import {
   createTodoClient,
   fieldErrors,
+  listAllTasks,
+  nextLink,
   readProblem,
+  taskPages,
+  type NewTask,
   type Problem,
   type Task,
   type TaskListQuery,
@@ -366,6 +370,259 @@ if (missing.length > 0) {
       const noToken = createTodoClient({ baseUrl, token: async () => undefined });
       const result = await noToken.GET("/api/{user_id}/tasks", { params: { path: { user_id: user } } });
       problemOf(result, 401);
+    });
+  });
+
+  describe("contract 1.1: priority, tags, due, filters, sort and paging", () => {
+    // A tag only this run's tasks carry, so every listing below sees exactly them.
+    const runTag = `run-${randomUUID().slice(0, 8)}`;
+    const made11: Record<string, Task> = {};
+    const t = (name: string): Task => {
+      const found = made11[name];
+      assert.ok(found, `task ${name} was not created (an earlier step failed)`);
+      return found;
+    };
+    const names = (tasks: Task[]) =>
+      tasks.map((task) => {
+        const name = Object.keys(made11).find((key) => made11[key]?.id === task.id);
+        assert.ok(name, `task ${task.id} (${task.title}) is not one of this run's`);
+        return name;
+      });
+    const ours = (query: TaskListQuery = {}) =>
+      list({ ...query, tag: [runTag, ...(query.tag ?? [])] });
+
+    after(async () => {
+      for (const task of Object.values(made11)) {
+        const { response } = await client.DELETE("/api/{user_id}/tasks/{id}", {
+          params: { path: { user_id: user, id: task.id } },
+        });
+        assert.ok([204, 404].includes(response.status), `cleanup DELETE ${task.id}: ${response.status}`);
+      }
+    });
+
+    it("creates tasks with priority, tags and due dates (all day, wall clock in a zone, instant)", async () => {
+      const make = async (name: string, body: Omit<NewTask, "title">): Promise<Task> => {
+        const { data, error, response } = await client.POST("/api/{user_id}/tasks", {
+          params: { path: { user_id: user } },
+          body: { title: `${prefix} ${name}`, ...body },
+        });
+        assert.equal(response.status, 201, `POST ${name}: ${JSON.stringify(error)}`);
+        assert.ok(data);
+        made11[name] = data;
+        return data;
+      };
+      const alpha = await make("alpha", {
+        priority: "high",
+        tags: [runTag, "  Home "],
+        due: { date: "2031-03-10" },
+      });
+      // A wall-clock time in Berlin (CET in March 2031: UTC+1).
+      const bravo = await make("bravo", {
+        priority: "medium",
+        tags: [runTag],
+        due: { datetime: "2031-03-10T09:30", time_zone: "Europe/Berlin" },
+      });
+      // 02:30 on 9 March 2031 does not exist in New York (clocks jump 02:00 -> 03:00): RFC 5545
+      // moves it forward by the gap, to 03:30 EDT (UTC-4).
+      const charlie = await make("charlie", {
+        priority: "high",
+        tags: ["errands", runTag, "HOME"],
+        due: { datetime: "2031-03-09T02:30:00", time_zone: "America/New_York" },
+      });
+      const delta = await make("delta", { priority: "low", tags: [runTag] });
+      const echo = await make("echo", { tags: [runTag, "work"], due: { date: "2031-03-11" } });
+      // An instant without a zone: kept as UTC wall-clock time.
+      const foxtrot = await make("foxtrot", {
+        priority: "medium",
+        tags: [runTag],
+        due: { datetime: "2031-03-10T13:00:00+01:00" },
+      });
+      const golf = await make("golf", { priority: "high", tags: [runTag, "home"], due: null });
+
+      assert.equal(alpha.priority, "high");
+      assert.equal(echo.priority, "none", "priority defaults to none");
+      assert.deepEqual(alpha.tags, ["home", runTag].sort(), "tags are trimmed, lower-cased and sorted");
+      assert.deepEqual(charlie.tags, ["errands", "home", runTag].sort());
+      assert.deepEqual(alpha.due, { date: "2031-03-10", datetime: null, time_zone: null, at: null });
+      assert.deepEqual(bravo.due, {
+        date: "2031-03-10",
+        datetime: "2031-03-10T09:30:00",
+        time_zone: "Europe/Berlin",
+        at: "2031-03-10T08:30:00.000000Z",
+      });
+      assert.deepEqual(charlie.due, {
+        date: "2031-03-09",
+        datetime: "2031-03-09T03:30:00",
+        time_zone: "America/New_York",
+        at: "2031-03-09T07:30:00.000000Z",
+      });
+      assert.deepEqual(foxtrot.due, {
+        date: "2031-03-10",
+        datetime: "2031-03-10T12:00:00",
+        time_zone: "UTC",
+        at: "2031-03-10T12:00:00.000000Z",
+      });
+      assert.equal(delta.due, null, "no due means null");
+      assert.equal(golf.due, null);
+
+      const got = await client.GET("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: user, id: bravo.id } },
+      });
+      assert.deepEqual(got.data, bravo, "the task reads back as created");
+    });
+
+    it("filters by tag (all of them, normalised) and by priority (any of them)", async () => {
+      assert.deepEqual(names(await ours({ tag: ["HOME"], sort: "title" })), ["alpha", "charlie", "golf"]);
+      assert.deepEqual(names(await ours({ tag: ["home", "errands"] })), ["charlie"]);
+      assert.deepEqual(
+        names(await ours({ priority: ["high", "medium"], sort: "title" })),
+        ["alpha", "bravo", "charlie", "foxtrot", "golf"],
+      );
+      assert.deepEqual(names(await ours({ priority: ["none"] })), ["echo"]);
+      assert.deepEqual(names(await ours({ tag: ["home"], priority: ["medium"] })), []);
+      assert.deepEqual(names(await ours({ due: "none", sort: "title" })), ["delta", "golf"]);
+      assert.deepEqual(
+        names(await ours({ due_from: "2031-03-10", due_to: "2031-03-11", sort: "title" })),
+        ["alpha", "bravo", "foxtrot"],
+      );
+      const search = `${prefix.slice(-8)} CHARLIE`; // the run's id and the name, in upper case
+      assert.deepEqual(names(await ours({ search })), ["charlie"]);
+    });
+
+    it("sorts by several keys", async () => {
+      // Priority high first; within one, due soonest first (by local date, all day before
+      // timed, then by instant), tasks without a due last.
+      assert.deepEqual(names(await ours({ sort: "priority,due" })), [
+        "charlie", "alpha", "golf", "bravo", "foxtrot", "delta", "echo",
+      ]);
+      assert.deepEqual(names(await ours({ sort: "due,title" })), [
+        "charlie", "alpha", "bravo", "foxtrot", "echo", "delta", "golf",
+      ]);
+      // Reversed, tasks without a due still come last.
+      assert.deepEqual(names(await ours({ sort: "due:desc,title" })), [
+        "echo", "foxtrot", "bravo", "alpha", "charlie", "delta", "golf",
+      ]);
+      assert.deepEqual(names(await ours({ sort: "priority:asc,title:desc" })), [
+        "echo", "delta", "foxtrot", "bravo", "golf", "charlie", "alpha",
+      ]);
+    });
+
+    it("follows Link across pages with listAllTasks and taskPages", async () => {
+      const query: TaskListQuery = { tag: [runTag], sort: "priority,due", limit: 2 };
+      const expected = names(await ours({ sort: "priority,due" }));
+      assert.equal(expected.length, 7);
+
+      const pages: string[][] = [];
+      for await (const page of taskPages(client, user, query)) {
+        assert.equal(page.response.status, 200, JSON.stringify(page.error));
+        assert.ok(page.data);
+        pages.push(names(page.data));
+        const link = page.response.headers.get("link");
+        if (pages.length < 4) {
+          assert.match(
+            link ?? "",
+            new RegExp(`^</api/${encodeURIComponent(user)}/tasks\\?[^>]*cursor=[^>]*>; rel="next"$`),
+            "a path-absolute next link while tasks follow",
+          );
+        } else {
+          assert.equal(link, null, "no Link on the last page");
+        }
+      }
+      assert.deepEqual(pages.map((page) => page.length), [2, 2, 2, 1]);
+      assert.deepEqual(pages.flat(), expected, "every task once, in the sorted order");
+
+      const all = await listAllTasks(client, user, query);
+      assert.equal(all.response.status, 200, JSON.stringify(all.error));
+      assert.ok(all.data);
+      const ids = all.data.map((task) => task.id);
+      assert.equal(new Set(ids).size, ids.length, "no task twice");
+      assert.deepEqual(names(all.data), expected, "every task, in order");
+      assert.equal(nextLink(all.response), undefined, "the result's response is the last page's");
+
+      // Offset pages carry a Link too, and the helper follows it the same way.
+      const byOffset = await listAllTasks(client, user, { tag: [runTag], sort: "title", limit: 3, offset: 1 });
+      assert.deepEqual(names(byOffset.data ?? []), ["bravo", "charlie", "delta", "echo", "foxtrot", "golf"]);
+
+      // A failing page ends the walk with its problem (a limit above 500 is a 422).
+      const refused = await listAllTasks(client, user, { tag: [runTag], limit: 501 });
+      assert.equal(refused.data, undefined);
+      assert.equal(problemOf(refused, 422).status, 422);
+    });
+
+    it("counts every match in X-Total-Count with include_total=true", async () => {
+      const { data, error, response } = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user }, query: { tag: [runTag], limit: 2, include_total: true } },
+      });
+      assert.equal(response.status, 200, JSON.stringify(error));
+      assert.equal(data?.length, 2);
+      assert.equal(response.headers.get("x-total-count"), "7", "the total ignores paging");
+      assert.ok(nextLink(response), "more pages follow");
+
+      const filtered = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user }, query: { tag: [runTag, "home"], include_total: true } },
+      });
+      assert.equal(filtered.response.headers.get("x-total-count"), "3");
+      const without = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user }, query: { tag: [runTag] } },
+      });
+      assert.equal(without.response.headers.get("x-total-count"), null, "only when asked for");
+    });
+
+    it("refuses a cursor with other filters than its own", async () => {
+      const first = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user }, query: { tag: [runTag], sort: "title", limit: 2 } },
+      });
+      const next = nextLink(first.response);
+      assert.ok(next);
+      const cursor = new URL(next, baseUrl).searchParams.get("cursor");
+      assert.ok(cursor, `the next link carries a cursor: ${next}`);
+      const same = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user }, query: { tag: [runTag], sort: "title", limit: 2, cursor } },
+      });
+      assert.deepEqual(names(same.data ?? []), ["charlie", "delta"], "the cursor resumes after bravo");
+      const other = await client.GET("/api/{user_id}/tasks", {
+        params: { path: { user_id: user }, query: { tag: [runTag], sort: "due", limit: 2, cursor } },
+      });
+      assert.ok(fieldErrors(problemOf(other, 422))["cursor"], JSON.stringify(other.error));
+    });
+
+    it("updates priority, tags and due, and clears them", async () => {
+      const path = { user_id: user, id: t("delta").id };
+      const changed = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        body: { priority: "medium", tags: [runTag, "Later"], due: { date: "2031-04-01" } },
+      });
+      assert.equal(changed.response.status, 200, JSON.stringify(changed.error));
+      assert.equal(changed.data?.priority, "medium");
+      assert.deepEqual(changed.data?.tags, ["later", runTag].sort());
+      assert.equal(changed.data?.due?.date, "2031-04-01");
+
+      const cleared = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        body: { tags: [], due: null },
+      });
+      assert.equal(cleared.response.status, 200, JSON.stringify(cleared.error));
+      assert.deepEqual(cleared.data?.tags, [], "tags: [] clears them");
+      assert.equal(cleared.data?.due, null, "due: null clears it");
+      assert.equal(cleared.data?.priority, "medium", "an absent field keeps its value");
+      made11["delta"] = cleared.data ?? t("delta");
+    });
+
+    it("names the field of an invalid priority, tag or due", async () => {
+      const post = (body: unknown) =>
+        client.POST("/api/{user_id}/tasks", {
+          params: { path: { user_id: user } },
+          body: body as NewTask,
+        });
+      const fields = async (body: unknown) => Object.keys(fieldErrors(problemOf(await post(body), 422)));
+      assert.deepEqual(await fields({ title: `${prefix} x`, priority: null }), ["priority"]);
+      assert.match(fieldErrors((await post({ title: `${prefix} x`, priority: null })).error)["priority"]?.[0] ?? "", /none/);
+      assert.deepEqual(
+        await fields({ title: `${prefix} x`, due: { datetime: "2031-03-10T09:00", time_zone: "Mars/Olympus" } }),
+        ["due.time_zone"],
+      );
+      assert.deepEqual(await fields({ title: `${prefix} x`, due: { date: "2031-02-30" } }), ["due.date"]);
+      assert.ok((await fields({ title: `${prefix} x`, tags: ["a,b"] }))[0]?.startsWith("tags"));
     });
   });
 }

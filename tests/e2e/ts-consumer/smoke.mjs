@@ -3,7 +3,7 @@
 // Also reads TODO_API_USER and TODO_API_TOKEN (a user and a bearer token for it).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { createTodoClient, readProblem } from "todo-api-client";
+import { createTodoClient, listAllTasks, readProblem } from "todo-api-client";
 
 const { NEXT_PUBLIC_API_URL: baseUrl, TODO_API_USER: user, TODO_API_TOKEN: token } = process.env;
 assert.ok(baseUrl && user && token, "NEXT_PUBLIC_API_URL, TODO_API_USER and TODO_API_TOKEN must be set");
@@ -12,13 +12,20 @@ const api = createTodoClient({ baseUrl, token: async () => token });
 const path = { user_id: user };
 const title = `ts-consumer ${new Date().toISOString()} ${process.pid}`;
 
-const created = await api.POST("/api/{user_id}/tasks", { params: { path }, body: { title, description: null } });
+const created = await api.POST("/api/{user_id}/tasks", {
+  params: { path },
+  body: { title, description: null, priority: "high", tags: ["Smoke"], due: { date: "2031-01-01" } },
+});
 assert.equal(created.response.status, 201, JSON.stringify(created.error));
 const { id } = created.data;
 
 const listed = await api.GET("/api/{user_id}/tasks", { params: { path, query: { status: "pending" } } });
 assert.equal(listed.response.status, 200, JSON.stringify(listed.error));
 assert.ok(listed.data.some((task) => task.id === id && task.title === title), "the new task is listed");
+
+const all = await listAllTasks(api, user, { tag: ["smoke"], priority: ["high"], limit: 1 });
+assert.equal(all.response.status, 200, JSON.stringify(all.error));
+assert.deepEqual(all.data.filter((task) => task.id === id).map((task) => task.tags), [["smoke"]], "listAllTasks finds it");
 
 const deleted = await api.DELETE("/api/{user_id}/tasks/{id}", { params: { path: { ...path, id } } });
 assert.equal(deleted.response.status, 204);

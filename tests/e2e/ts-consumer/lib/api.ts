@@ -1,7 +1,14 @@
 // A frontend's lib/api.ts, as the client's README shows it. Type-checked with each
 // tsconfig.*.json here: the types must come from the installed package, and be the real ones
 // (each @ts-expect-error below fails the check if they were `any`).
-import { createTodoClient, fieldErrors, readProblem, type Task, type TodoClient } from "todo-api-client";
+import {
+  createTodoClient,
+  fieldErrors,
+  listAllTasks,
+  readProblem,
+  type Task,
+  type TodoClient,
+} from "todo-api-client";
 
 // Next.js inlines NEXT_PUBLIC_* at build time; declared here so no @types/node is needed.
 declare const process: { env: Record<string, string | undefined> };
@@ -22,6 +29,15 @@ export async function pendingTitles(userId: string): Promise<string[]> {
   return tasks.map((task) => task.title);
 }
 
+export async function homeTasksByPriority(userId: string): Promise<Task[]> {
+  // Every page, following the `Link: <…>; rel="next"` headers.
+  const { data, error } = await listAllTasks(api, userId, { tag: ["home"], sort: "priority,due", limit: 100 });
+  if (error) {
+    throw new Error(readProblem(error)?.detail ?? "Something went wrong");
+  }
+  return data;
+}
+
 export async function create(userId: string, title: string): Promise<Record<string, string[]>> {
   const created = await api.POST("/api/{user_id}/tasks", {
     params: { path: { user_id: userId } },
@@ -35,6 +51,8 @@ export async function mistakes(userId: string): Promise<void> {
   await api.GET("/api/{user_id}/tasks", { params: { path: { user_id: userId }, query: { status: "done" } } });
   // @ts-expect-error no such route
   await api.GET("/api/{user_id}/todos", { params: { path: { user_id: userId } } });
+  // @ts-expect-error "urgent" is not a priority of the contract
+  await listAllTasks(api, userId, { priority: ["urgent"] });
   // @ts-expect-error the task id is a number
   await api.GET("/api/{user_id}/tasks/{id}", { params: { path: { user_id: userId, id: "1" } } });
 }
