@@ -258,8 +258,22 @@ impl BodySchema for TaskUpdate {
                     },
                 ),
                 ("completed", MetaSchema::new("boolean")),
-                ("priority", MetaSchema::new("string")),
-                ("tags", MetaSchema::new("array")),
+                (
+                    "priority",
+                    MetaSchema {
+                        all_of: vec![MetaSchemaRef::Reference("TaskPriority".to_owned())],
+                        ..MetaSchema::new("string")
+                    },
+                ),
+                (
+                    "tags",
+                    MetaSchema {
+                        items: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::new(
+                            "string",
+                        ))))),
+                        ..MetaSchema::new("array")
+                    },
+                ),
                 (
                     "due",
                     MetaSchema {

@@ -192,7 +192,7 @@ const DUE_DOC: &str = "When the task is due, or `null` for never (clears it). On
     - `{\"datetime\": \"2026-12-01T08:00:00Z\"}` (or `+01:00`): an instant, kept as the wall-clock \
     time of `time_zone` if given, else of UTC.\n\
     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it \
-    repeats is the earlier instant (RFC 5545). `date` is read only without a `datetime`, and \
+    repeats is the earlier instant (RFC 5545). `date` (still a valid date if sent) is used only without a `datetime`, and \
     `at` (in responses) is always derived: a response's `due` can be sent back as it is.";
 
 pub(super) fn priority_schema() -> MetaSchemaRef {

@@ -250,7 +250,7 @@ export interface components {
              *     - `{"date": "2026-12-01"}`: all day, the same date for every viewer;
              *     - `{"datetime": "2026-12-01T09:00", "time_zone": "Europe/Berlin"}`: a wall-clock time (seconds optional, no fractions) in an IANA time zone;
              *     - `{"datetime": "2026-12-01T08:00:00Z"}` (or `+01:00`): an instant, kept as the wall-clock time of `time_zone` if given, else of UTC.
-             *     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it repeats is the earlier instant (RFC 5545). `date` is read only without a `datetime`, and `at` (in responses) is always derived: a response's `due` can be sent back as it is.
+             *     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it repeats is the earlier instant (RFC 5545). `date` (still a valid date if sent) is used only without a `datetime`, and `at` (in responses) is always derived: a response's `due` can be sent back as it is.
              * @example {
              *       "datetime": "2026-12-01T09:00",
              *       "time_zone": "Europe/Berlin"
@@ -325,7 +325,7 @@ export interface components {
              *     - `{"date": "2026-12-01"}`: all day, the same date for every viewer;
              *     - `{"datetime": "2026-12-01T09:00", "time_zone": "Europe/Berlin"}`: a wall-clock time (seconds optional, no fractions) in an IANA time zone;
              *     - `{"datetime": "2026-12-01T08:00:00Z"}` (or `+01:00`): an instant, kept as the wall-clock time of `time_zone` if given, else of UTC.
-             *     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it repeats is the earlier instant (RFC 5545). `date` is read only without a `datetime`, and `at` (in responses) is always derived: a response's `due` can be sent back as it is.
+             *     Years 1900–2999. A wall-clock time that a DST change skips moves forward by the gap; one it repeats is the earlier instant (RFC 5545). `date` (still a valid date if sent) is used only without a `datetime`, and `at` (in responses) is always derived: a response's `due` can be sent back as it is.
              * @example {
              *       "datetime": "2026-12-01T09:00",
              *       "time_zone": "Europe/Berlin"
@@ -349,9 +349,9 @@ export interface components {
         } | {
             completed: boolean;
         } | {
-            priority: string;
+            priority: string & components["schemas"]["TaskPriority"];
         } | {
-            tags: unknown[];
+            tags: string[];
         } | {
             due: Record<string, never> | null;
         };
