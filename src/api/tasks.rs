@@ -192,10 +192,12 @@ enum TaskList {
         FastJson<Vec<TaskJson>>,
         /// `<…>; rel="next"` (RFC 8288) whenever tasks exist after this page:
         /// a path-absolute reference to the next page, with the same filters
-        /// and sort. Absent on the last page.
+        /// and sort, e.g. `</api/u1/tasks?tag=home&limit=50&cursor=WzEsMTJd.bX4…>; rel="next"`.
+        /// Absent on the last page.
         #[oai(header = "Link")]
         Option<String>,
-        /// With `include_total=true`: how many tasks match the filters, paging aside.
+        /// With `include_total=true`: how many tasks match the filters, paging aside
+        /// (e.g. `137`).
         #[oai(header = "X-Total-Count")]
         Option<i64>,
     ),
@@ -310,8 +312,8 @@ impl TasksApi {
         /// Due before this (exclusive), in the same forms as `due_from`.
         due_to: Query<Option<String>>,
         /// Tasks whose title or description contains this text, ignoring case (Unicode
-        /// lower case, NFC). `%`, `_` and `\` match themselves. Surrounding whitespace is
-        /// trimmed; empty means no filter.
+        /// lower case, NFC), e.g. `milk`. `%`, `_` and `\` match themselves. Surrounding
+        /// whitespace is trimmed; empty means no filter.
         #[oai(validator(max_length = 200))]
         search: Query<Option<String>>,
         /// Comma-separated `key[:asc|:desc]`, at most 4 keys: `created`, `updated`,
@@ -320,19 +322,20 @@ impl TasksApi {
         /// newest first, title A→Z, priority high first, due soonest first (by local
         /// date, all-day before timed, then by instant; tasks without a due date last
         /// in either direction), status pending first. `id` breaks remaining ties in
-        /// the first key's direction. Default `created`.
+        /// the first key's direction. Default `created`. Example: `priority,due:desc`.
         #[oai(validator(max_length = 200))]
         sort: Query<Option<String>>,
         /// The direction of a single bare `sort` key (v1): `asc` or `desc`.
         order: Query<Option<OrderParam>>,
-        /// Most tasks on this page, 1–500 (default 500).
+        /// Most tasks on this page, 1–500 (default 500), e.g. `50`.
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,
         /// Where the page starts: only ever taken from a `Link` header. Bound to the
         /// filters and sort it came with (422 otherwise).
         #[oai(validator(max_length = 4096))]
         cursor: Query<Option<String>>,
-        /// Tasks to skip, 0–100000, for page-number UIs (not together with `cursor`).
+        /// Tasks to skip, 0–100000, for page-number UIs (not together with `cursor`):
+        /// page 3 of 50 is `limit=50&offset=100`.
         #[oai(validator(minimum(value = "0"), maximum(value = "100000")))]
         offset: Query<Option<u32>>,
         /// `true`: the total number of matching tasks comes in `X-Total-Count`

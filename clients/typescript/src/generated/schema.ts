@@ -397,8 +397,8 @@ export interface operations {
                 due_to?: string;
                 /**
                  * @description Tasks whose title or description contains this text, ignoring case (Unicode
-                 *     lower case, NFC). `%`, `_` and `\` match themselves. Surrounding whitespace is
-                 *     trimmed; empty means no filter.
+                 *     lower case, NFC), e.g. `milk`. `%`, `_` and `\` match themselves. Surrounding
+                 *     whitespace is trimmed; empty means no filter.
                  */
                 search?: string;
                 /**
@@ -408,19 +408,22 @@ export interface operations {
                  *     newest first, title A→Z, priority high first, due soonest first (by local
                  *     date, all-day before timed, then by instant; tasks without a due date last
                  *     in either direction), status pending first. `id` breaks remaining ties in
-                 *     the first key's direction. Default `created`.
+                 *     the first key's direction. Default `created`. Example: `priority,due:desc`.
                  */
                 sort?: string;
                 /** @description The direction of a single bare `sort` key (v1): `asc` or `desc`. */
                 order?: components["schemas"]["SortOrder"];
-                /** @description Most tasks on this page, 1–500 (default 500). */
+                /** @description Most tasks on this page, 1–500 (default 500), e.g. `50`. */
                 limit?: number;
                 /**
                  * @description Where the page starts: only ever taken from a `Link` header. Bound to the
                  *     filters and sort it came with (422 otherwise).
                  */
                 cursor?: string;
-                /** @description Tasks to skip, 0–100000, for page-number UIs (not together with `cursor`). */
+                /**
+                 * @description Tasks to skip, 0–100000, for page-number UIs (not together with `cursor`):
+                 *     page 3 of 50 is `limit=50&offset=100`.
+                 */
                 offset?: number;
                 /**
                  * @description `true`: the total number of matching tasks comes in `X-Total-Count`
@@ -443,10 +446,14 @@ export interface operations {
                     /**
                      * @description `<…>; rel="next"` (RFC 8288) whenever tasks exist after this page:
                      *     a path-absolute reference to the next page, with the same filters
-                     *     and sort. Absent on the last page.
+                     *     and sort, e.g. `</api/u1/tasks?tag=home&limit=50&cursor=WzEsMTJd.bX4…>; rel="next"`.
+                     *     Absent on the last page.
                      */
                     LINK?: string;
-                    /** @description With `include_total=true`: how many tasks match the filters, paging aside. */
+                    /**
+                     * @description With `include_total=true`: how many tasks match the filters, paging aside
+                     *     (e.g. `137`).
+                     */
                     "X-TOTAL-COUNT"?: number;
                     [name: string]: unknown;
                 };
