@@ -1,0 +1,123 @@
+//! Tasks as responses show them: every field, always present, `null` where
+//! empty, with the contract's example.
+
+use poem_openapi::Object;
+
+use super::PriorityName;
+use crate::{
+    api::schema::{BodySize, Nullable, Timestamp},
+    domain::{Due, Task},
+};
+
+/// A task, as every operation returns it.
+#[derive(Object, serde::Serialize)]
+#[oai(rename = "Task", example)]
+pub struct TaskJson {
+    /// Assigned by the server.
+    id: i64,
+    /// The owner: the subject of the token that created it.
+    user_id: String,
+    title: String,
+    description: Nullable<String>,
+    completed: bool,
+    priority: PriorityName,
+    /// Normalised (trimmed, NFC, lower case), sorted by code point.
+    tags: Vec<String>,
+    /// When the task is due; `null` when it has no due date.
+    due: Nullable<DueJson>,
+    /// When the task was created (RFC 3339, UTC).
+    created_at: Timestamp,
+    /// When the task last changed (RFC 3339, UTC); equals `created_at` until then.
+    updated_at: Timestamp,
+}
+
+impl From<Task> for TaskJson {
+    fn from(task: Task) -> Self {
+        Self {
+            id: task.id,
+            user_id: task.user_id.into_string(),
+            title: task.title,
+            description: Nullable(task.description),
+            completed: task.completed,
+            priority: task.priority.into(),
+            tags: task.tags.into_vec(),
+            due: Nullable(task.due.map(DueJson::from)),
+            created_at: Timestamp(task.created_at),
+            updated_at: Timestamp(task.updated_at),
+        }
+    }
+}
+
+impl BodySize for TaskJson {
+    fn body_size(&self) -> usize {
+        // Keys, punctuation, id and two timestamps take about 150 bytes.
+        200 + self.user_id.len()
+            + self.title.len()
+            + self.description.0.as_ref().map_or(0, String::len)
+            + self.tags.iter().map(|tag| tag.len() + 3).sum::<usize>()
+            + self.due.0.as_ref().map_or(0, |_| 130)
+    }
+}
+
+/// A due date as every response shows it: all four keys, always.
+#[derive(Object, serde::Serialize)]
+#[oai(rename = "TaskDue")]
+pub struct DueJson {
+    /// The local date (`YYYY-MM-DD`): the all-day date, or the date of `datetime`.
+    date: String,
+    /// The wall-clock time in `time_zone` (`YYYY-MM-DDTHH:MM:SS`, normalised
+    /// across DST gaps); `null` when all day.
+    datetime: Nullable<String>,
+    /// The IANA time zone of `datetime`; `null` when all day.
+    time_zone: Nullable<String>,
+    /// The instant `datetime` is in `time_zone` (RFC 3339, UTC); `null` when all day.
+    at: Nullable<Timestamp>,
+}
+
+impl From<Due> for DueJson {
+    fn from(due: Due) -> Self {
+        match due {
+            Due::AllDay(date) => Self {
+                date: date.format("%Y-%m-%d").to_string(),
+                datetime: Nullable(None),
+                time_zone: Nullable(None),
+                at: Nullable(None),
+            },
+            Due::At { local, zone, at } => Self {
+                date: local.format("%Y-%m-%d").to_string(),
+                datetime: Nullable(Some(local.format("%Y-%m-%dT%H:%M:%S").to_string())),
+                time_zone: Nullable(Some(zone.name().to_owned())),
+                at: Nullable(Some(Timestamp(at))),
+            },
+        }
+    }
+}
+
+impl poem_openapi::types::Example for TaskJson {
+    fn example() -> Self {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T09:30:00.123456Z")
+            .expect("a valid example date")
+            .to_utc();
+        Self {
+            id: 42,
+            user_id: "kX9vQ2mN7pL4rT8wY1zB3cD5fG6hJ0aS".to_owned(),
+            title: "Buy milk".to_owned(),
+            description: Nullable(Some("2 litres, semi-skimmed".to_owned())),
+            completed: false,
+            priority: PriorityName::High,
+            tags: vec!["errands".to_owned(), "home".to_owned()],
+            due: Nullable(Some(DueJson {
+                date: "2026-12-01".to_owned(),
+                datetime: Nullable(Some("2026-12-01T09:00:00".to_owned())),
+                time_zone: Nullable(Some("Europe/Berlin".to_owned())),
+                at: Nullable(Some(Timestamp(
+                    chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+                        .expect("a valid example date")
+                        .to_utc(),
+                ))),
+            })),
+            created_at: Timestamp(at),
+            updated_at: Timestamp(at),
+        }
+    }
+}
