@@ -42,11 +42,17 @@ impl Operation {
 
 /// A parameter's bounds in words, when its schema has any.
 fn bounds_of(schema: &Value) -> Option<String> {
-    match (&schema["minimum"], &schema["maximum"], &schema["maxLength"]) {
-        (Value::Number(min), Value::Number(max), _) => {
+    match (
+        &schema["minimum"],
+        &schema["maximum"],
+        &schema["maxLength"],
+        &schema["maxItems"],
+    ) {
+        (Value::Number(min), Value::Number(max), _, _) => {
             Some(format!("must be an integer from {min} to {max}"))
         }
-        (_, _, Value::Number(max)) => Some(format!("must be at most {max} characters")),
+        (_, _, Value::Number(max), _) => Some(format!("must be at most {max} characters")),
+        (_, _, _, Value::Number(max)) => Some(format!("may be given at most {max} times")),
         _ => None,
     }
 }

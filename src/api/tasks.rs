@@ -184,9 +184,9 @@ impl TasksApi {
         /// Repeatable: tasks with any of these priorities (`?priority=high&priority=medium`).
         #[oai(default)]
         priority: Query<Vec<PriorityName>>,
-        /// Repeatable: tasks carrying all of these tags (normalised as stored tags are:
-        /// `Home` finds `home`).
-        #[oai(default)]
+        /// Repeatable, at most 20: tasks carrying all of these tags (normalised as
+        /// stored tags are: `Home` finds `home`).
+        #[oai(default, validator(max_items = 20))]
         tag: Query<Vec<String>>,
         /// Tasks by due date, relative to today in `tz`: `overdue` (timed: due before now;
         /// all day: before today), `today`, `week` (today and the 6 days after), `none`

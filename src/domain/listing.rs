@@ -10,7 +10,7 @@ pub use super::cursor::{SortValue, sort_value};
 use super::{
     FieldError, Priority, Task, ValidationError, cursor,
     due::{day_start, parse_date, parse_zone, today},
-    tags::{fold, parse_tag},
+    tags::{TAGS_MAX, fold, parse_tag},
 };
 
 /// Most tasks one page holds; also the page size without `limit`.
@@ -178,6 +178,13 @@ impl ListParams<'_> {
         }
         tags.sort_unstable();
         tags.dedup();
+        if tags.len() > TAGS_MAX {
+            // No task carries more: such a filter could match nothing.
+            problems.check::<()>(
+                "tag",
+                Err(format!("may name at most {TAGS_MAX} distinct tags")),
+            );
+        }
         let mut priorities = self.priorities.clone();
         priorities.sort_unstable();
         priorities.dedup();

@@ -282,6 +282,8 @@ backend_tests! {
             let reply = app.list(&alice, query).await;
             assert_eq!(reply.invalid_fields(), fields, "{query}");
         }
+        let many: String = (0..21).map(|i| format!("&tag=t{i}")).collect();
+        assert_eq!(app.list(&alice, &format!("?{many}")).await.invalid_fields(), ["tag"]);
         let long = format!("?search={}", "x".repeat(201));
         assert_eq!(app.list(&alice, &long).await.invalid_fields(), ["search"]);
         let ok = format!("?search={}", "x".repeat(200));

@@ -372,8 +372,8 @@ export interface operations {
                 /** @description Repeatable: tasks with any of these priorities (`?priority=high&priority=medium`). */
                 priority?: components["schemas"]["TaskPriority"][];
                 /**
-                 * @description Repeatable: tasks carrying all of these tags (normalised as stored tags are:
-                 *     `Home` finds `home`).
+                 * @description Repeatable, at most 20: tasks carrying all of these tags (normalised as
+                 *     stored tags are: `Home` finds `home`).
                  */
                 tag?: string[];
                 /**
