@@ -15,7 +15,8 @@ COLUMNS = ["backend", "workload", "connections", "requests", "duration_us",
            "p50_us", "p99_us", "connect", "read", "write", "timeout", "status",
            "cpu_ticks", "clk_tck", "wall_ns", "cores", "pgbench_tps",
            "pgbench_failed", "machine_busy", "machine_total", "postgres_ticks",
-           "wrk_ticks", "pgbench_pg_ticks", "pgbench_client_ticks", "pgbench_txns"]
+           "wrk_ticks", "pgbench_pg_ticks", "pgbench_client_ticks", "pgbench_txns",
+           "bytes"]
 # Above this share of the machine used by other processes, a run is flagged.
 OTHER_LIMIT = 10.0
 BACKENDS = {"postgres": "PostgreSQL", "sqlite": "SQLite (embedded)"}
@@ -37,6 +38,14 @@ def errors(row: dict) -> str:
     return f"**{total:,}** ({detail})"
 
 
+def response_size(row: dict) -> str:
+    """Bytes wrk read per response, headers included."""
+    if not row.get("bytes") or int(row["requests"]) == 0:
+        return DASH
+    size = int(row["bytes"]) / int(row["requests"])
+    return f"{size / 1000:,.1f} kB" if size >= 1000 else f"{size:,.0f} B"
+
+
 def cpu_percent(row: dict) -> float:
     seconds = int(row["cpu_ticks"]) / int(row["clk_tck"])
     wall = int(row["wall_ns"]) / 1e9
@@ -44,9 +53,9 @@ def cpu_percent(row: dict) -> float:
 
 
 def table(rows: list[dict], backend: str) -> list[str]:
-    lines = ["| workload | API req/s | p50 | p99 | errors | server CPU % "
+    lines = ["| workload | API req/s | p50 | p99 | errors | response | server CPU % "
              "| pgbench tps | API ÷ pgbench |",
-             "|---|---:|---:|---:|---|---:|---:|---:|"]
+             "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     for row in rows:
         if row["backend"] != backend:
             continue
@@ -62,7 +71,8 @@ def table(rows: list[dict], backend: str) -> list[str]:
         else:
             tps_text, ratio = DASH, DASH
         lines.append(f"| {name} | {rate:,.0f} | {ms(row['p50_us'])} | {ms(row['p99_us'])} "
-                     f"| {errors(row)} | {cpu_percent(row):.0f} % | {tps_text} | {ratio} |")
+                     f"| {errors(row)} | {response_size(row)} | {cpu_percent(row):.0f} % "
+                     f"| {tps_text} | {ratio} |")
     return lines
 
 
@@ -164,7 +174,9 @@ def main() -> int:
         f"-T{meta['seconds']}` over TCP, tps without connection set-up. "
         f"Server: release build, `RUST_LOG=warn`, `DB_POOL_SIZE={meta['pool_size']}`. "
         f"Data: bench-a and bench-b 50 tasks each, bench-big {meta['big_tasks']} tasks, "
-        f"seeded through the API. Server CPU %: 100 % = all {meta['nproc']} cores.",
+        f"seeded through the API with priorities, tags and due dates (bench/seed.py). "
+        f"Response: bytes read per response, headers included. "
+        f"Server CPU %: 100 % = all {meta['nproc']} cores.",
         "",
     ]
     for backend in [b for b in ("postgres", "sqlite") if f"{b}.startup_ms" in meta]:
@@ -180,6 +192,8 @@ def main() -> int:
             f"(empty database, migrations applied; polled with curl every 5 ms)",
             f"- Seeding through the API: {meta[backend + '.seed']}",
         ]
+        if meta.get(f"{backend}.matches"):
+            out.append(f"- Filtered workloads' matches: {meta[backend + '.matches']}")
         out += cpu_shares(rows, backend)
         out += cpu_costs(rows, backend)
         out.append("")

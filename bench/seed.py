@@ -7,9 +7,23 @@ Each thread keeps one keep-alive connection (http.client). The texts are
 realistic (titles ~20 characters, descriptions ~60) and depend only on the user
 and the task's number, so every run seeds the same data. Any answer other than
 201 stops the seeding with an error; the whole run is bounded by --deadline.
+
+Tasks carry the contract 1.1 fields too, drawn from a second random stream so
+titles and descriptions are the ones every earlier run seeded:
+
+- priority: none 40 %, low 25 %, medium 20 %, high 15 %;
+- tags: none for 30 % of tasks, else 1–3 from an eight-word vocabulary of
+  unequal weights (TAGS): `home` (TAG_FILTERED, the tag bench/run's
+  list50tag filters by) is on about a quarter of tasks, 15 of bench-a's 50;
+- due: none for 40 %, an all-day date for 25 %, a wall-clock time in one of six
+  IANA zones for 35 %; dates from 30 days before to 90 after 2026-12-01;
+- 1 % of descriptions end with a sentence holding SEARCH_WORD (`passport`),
+  which no other text contains: the word bench/run's search10k looks for
+  (106 of bench-big's 10 000 tasks; one of bench-a's).
 """
 
 import argparse
+import datetime
 import http.client
 import json
 import random
@@ -32,12 +46,45 @@ DETAILS = ["Check the numbers with Sam and send a short summary",
            "Keep it short: ten minutes at most, then move on"]
 WHENS = ["by Friday", "this week", "before lunch", "on Monday", "tonight"]
 
+PRIORITIES = (["none", "low", "medium", "high"], [40, 25, 20, 15])
+# Tags and their weights: a few common ones, a long tail.
+TAGS = {"work": 30, "home": 25, "errands": 15, "finance": 10, "health": 8,
+        "family": 6, "urgent": 4, "someday": 2}
+TAG_FILTERED = "home"
+ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London",
+         "America/Los_Angeles", "Australia/Sydney"]
+DUE_BASE = datetime.date(2026, 12, 1)
+SEARCH_WORD = "passport"
+SEARCH_SHARE = 0.01
+
 
 def task_body(user: str, number: int) -> bytes:
     rng = random.Random(f"{user}:{number}")
     title = f"{rng.choice(VERBS)} {rng.choice(THINGS)}"
     description = f"{rng.choice(DETAILS)} {rng.choice(WHENS)}."
-    return json.dumps({"title": title, "description": description}).encode()
+    # The 1.1 fields from their own stream: the texts above stay as they were.
+    extra = random.Random(f"{user}:{number}:1.1")
+    body: dict = {"title": title, "description": description,
+                  "priority": extra.choices(*PRIORITIES)[0]}
+    tag_count = extra.choices([0, 1, 2, 3], [30, 40, 20, 10])[0]
+    tags: list[str] = []
+    while len(tags) < tag_count:
+        tag = extra.choices(list(TAGS), list(TAGS.values()))[0]
+        if tag not in tags:
+            tags.append(tag)
+    if tags:
+        body["tags"] = tags
+    kind = extra.choices(["none", "date", "time"], [40, 25, 35])[0]
+    day = DUE_BASE + datetime.timedelta(days=extra.randint(-30, 90))
+    if kind == "date":
+        body["due"] = {"date": day.isoformat()}
+    elif kind == "time":
+        clock = f"{extra.randint(7, 19):02d}:{extra.choice(['00', '15', '30', '45'])}"
+        body["due"] = {"datetime": f"{day.isoformat()}T{clock}",
+                       "time_zone": extra.choice(ZONES)}
+    if extra.random() < SEARCH_SHARE:
+        body["description"] = f"{description} Bring the {SEARCH_WORD}."
+    return json.dumps(body).encode()
 
 
 def main() -> int:

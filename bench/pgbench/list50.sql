@@ -1,2 +1,4 @@
--- GET /api/{user}/tasks for bench-a (50 tasks): the server's statement, verbatim.
-SELECT "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at" FROM "tasks" WHERE ("tasks"."user_id" = :user_a) ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC;
+-- GET /api/{user}/tasks for bench-a (50 tasks): the server's statement, verbatim, with its two bound
+-- parameters. No limit asked: the contract's default page of 500 is LIMIT 501 (one more row says
+-- whether a next page exists); bench-a has 50 tasks, so all 50 come back.
+SELECT "tasks"."id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at", "tasks"."priority", "tasks"."tags", "tasks"."due_date", "tasks"."due_time", "tasks"."due_tz", "tasks"."due_at" FROM "tasks" WHERE ("tasks"."user_id" = :user_a) ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT :page;

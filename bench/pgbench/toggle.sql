@@ -7,4 +7,4 @@
 \set id random(:id_lo, :id_hi)
 \set tick :tick + 1
 \set n :tick * :clients + :client_id
-UPDATE "tasks" SET "completed" =  NOT ("tasks"."completed"), "updated_at" = to_timestamp(:epoch + :n / 1000000.0) WHERE (("tasks"."id" = :id) AND ("tasks"."user_id" = :user_a)) RETURNING "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at";
+UPDATE "tasks" SET "completed" =  NOT ("tasks"."completed"), "updated_at" = to_timestamp(:epoch + :n / 1000000.0) WHERE (("tasks"."id" = :id) AND ("tasks"."user_id" = :user_a)) RETURNING "tasks"."id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at", "tasks"."priority", "tasks"."tags", "tasks"."due_date", "tasks"."due_time", "tasks"."due_tz", "tasks"."due_at";
