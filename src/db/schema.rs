@@ -57,7 +57,7 @@ pub mod pg {
 }
 
 pub mod sqlite {
-    use diesel::{BoxableExpression, expression::expression_types::NotSelectable, prelude::*};
+    use diesel::BoxableExpression;
 
     diesel::table! {
         tasks (id) {
@@ -91,17 +91,19 @@ pub mod sqlite {
         ) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;
     }
 
-    /// Due dates in `desc` or ascending order, tasks without one last
-    /// (SQLite puts NULL first in ascending order).
+    /// Due dates in `desc` or ascending order, tasks without one last. SQLite
+    /// puts NULL first in ascending order; `NULLS LAST` (SQLite 3.30+, the
+    /// bundled one is newer) still lets the owner's due index serve it.
     pub fn due_order(
         desc: bool,
-    ) -> Vec<Box<dyn BoxableExpression<tasks::table, Backend, SqlType = NotSelectable>>> {
-        let key: Box<dyn BoxableExpression<tasks::table, Backend, SqlType = NotSelectable>> =
+    ) -> Vec<Box<dyn BoxableExpression<tasks::table, Backend, SqlType = diesel::sql_types::Text>>>
+    {
+        vec![Box::new(diesel::dsl::sql::<diesel::sql_types::Text>(
             if desc {
-                Box::new(tasks::due_key.desc())
+                r#""tasks"."due_key" DESC NULLS LAST"#
             } else {
-                Box::new(tasks::due_key.asc())
-            };
-        vec![Box::new(tasks::due_key.is_null().asc()), key]
+                r#""tasks"."due_key" ASC NULLS LAST"#
+            },
+        ))]
     }
 }

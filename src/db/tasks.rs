@@ -116,6 +116,7 @@ fn now() -> DateTime<Utc> {
 /// index probe that stops at the limit, not a count of every task. On SQLite
 /// writes are serialised, so the limit is exact; on PostgreSQL concurrent
 /// creates of one user can overshoot it by at most the number in flight.
+/// Without a limit there is no probe: a plain `INSERT … SELECT`.
 pub async fn create(
     db: &Database,
     owner: &UserId,
@@ -124,9 +125,6 @@ pub async fn create(
 ) -> Result<Option<Task>, DbError> {
     use diesel::dsl::{SqlTypeOf, exists};
     let at = now();
-    // OFFSET max-1 finds the max-th task. Without a limit the probe looks for
-    // a 4-billionth task, which no user has: the same statement either way.
-    let skip = i64::from(max_tasks.map_or(u32::MAX, |max| max.max(1)) - 1);
     let description = new.description.as_ref().map(|d| d.as_str());
     let tags = new.tags.to_column();
     let (due_date, due_time, due_tz, due_at, due_key) = due_columns(new.due.as_ref());
@@ -134,11 +132,6 @@ pub async fn create(
     let rows: Vec<TaskRow> = db_run!(
         db,
         write | conn | {
-            let full = tasks::table
-                .filter(tasks::user_id.eq(owner.as_str()))
-                .select(tasks::id)
-                .offset(skip)
-                .limit(1);
             let row = diesel::select((
                 owner.as_str().into_sql::<SqlTypeOf<tasks::user_id>>(),
                 new.title.as_str().into_sql::<SqlTypeOf<tasks::title>>(),
@@ -157,30 +150,48 @@ pub async fn create(
                 description_folded
                     .as_deref()
                     .into_sql::<SqlTypeOf<tasks::description_folded>>(),
-            ))
-            .filter(not(exists(full)));
-            diesel::insert_into(tasks::table)
-                .values(row)
-                .into_columns((
-                    tasks::user_id,
-                    tasks::title,
-                    tasks::description,
-                    tasks::completed,
-                    tasks::created_at,
-                    tasks::updated_at,
-                    tasks::priority,
-                    tasks::tags,
-                    tasks::due_date,
-                    tasks::due_time,
-                    tasks::due_tz,
-                    tasks::due_at,
-                    tasks::due_key,
-                    tasks::title_folded,
-                    tasks::description_folded,
-                ))
-                .returning(task_columns!())
-                .load(conn)
-                .await?
+            ));
+            let columns = (
+                tasks::user_id,
+                tasks::title,
+                tasks::description,
+                tasks::completed,
+                tasks::created_at,
+                tasks::updated_at,
+                tasks::priority,
+                tasks::tags,
+                tasks::due_date,
+                tasks::due_time,
+                tasks::due_tz,
+                tasks::due_at,
+                tasks::due_key,
+                tasks::title_folded,
+                tasks::description_folded,
+            );
+            match max_tasks {
+                // OFFSET max-1 finds the max-th task, if the owner has one.
+                Some(max) => {
+                    let full = tasks::table
+                        .filter(tasks::user_id.eq(owner.as_str()))
+                        .select(tasks::id)
+                        .offset(i64::from(max.max(1) - 1))
+                        .limit(1);
+                    diesel::insert_into(tasks::table)
+                        .values(row.filter(not(exists(full))))
+                        .into_columns(columns)
+                        .returning(task_columns!())
+                        .load(conn)
+                        .await?
+                }
+                None => {
+                    diesel::insert_into(tasks::table)
+                        .values(row)
+                        .into_columns(columns)
+                        .returning(task_columns!())
+                        .load(conn)
+                        .await?
+                }
+            }
         }
     );
     Ok(rows.into_iter().next().map(|row| row.into_task(owner)))

@@ -505,9 +505,10 @@ async fn the_largest_listings_neither_starve_health_nor_exhaust_memory() {
     ));
     // Relative, so a loaded machine slows both sides alike: before listings
     // yielded their worker, /health waited about as long as the listings
-    // (9 s of 9.5 s); now it is a small fraction of it.
+    // (9 s of 9.5 s); now it is a fraction of it (a quarter at most when the
+    // rest of the suite shares the 2 cores; less than half is the bound).
     assert!(
-        health_worst * 4 < listings_took,
+        health_worst * 2 < listings_took,
         "/health kept answering: worst {health_worst:?} while the listings took {listings_took:?}"
     );
     assert!(peak < 400, "memory stays bounded: peak RSS {peak} MiB");
