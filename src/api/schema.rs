@@ -39,13 +39,17 @@ impl Timestamp {
             (17..19, t.second().min(59)),
             (20..26, micros),
         ] {
-            let mut value = value;
-            for digit in buf[range].iter_mut().rev() {
-                *digit = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
+            write_digits(&mut buf[range], value);
         }
         std::str::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// `value`'s last `buf.len()` decimal digits, zero-padded, into `buf`.
+pub fn write_digits(buf: &mut [u8], mut value: u32) {
+    for digit in buf.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 

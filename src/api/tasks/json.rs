@@ -4,8 +4,10 @@
 use poem_openapi::Object;
 
 use super::PriorityName;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+
 use crate::{
-    api::schema::{BodySize, Nullable, Timestamp},
+    api::schema::{BodySize, Nullable, Timestamp, write_digits},
     domain::{Due, Task},
 };
 
@@ -78,14 +80,14 @@ impl From<Due> for DueJson {
     fn from(due: Due) -> Self {
         match due {
             Due::AllDay(date) => Self {
-                date: date.format("%Y-%m-%d").to_string(),
+                date: date_text(date),
                 datetime: Nullable(None),
                 time_zone: Nullable(None),
                 at: Nullable(None),
             },
             Due::At { local, zone, at } => Self {
-                date: local.format("%Y-%m-%d").to_string(),
-                datetime: Nullable(Some(local.format("%Y-%m-%dT%H:%M:%S").to_string())),
+                date: date_text(local.date()),
+                datetime: Nullable(Some(wall_clock_text(local))),
                 time_zone: Nullable(Some(zone.name().to_owned())),
                 at: Nullable(Some(Timestamp(at))),
             },
@@ -118,6 +120,56 @@ impl poem_openapi::types::Example for TaskJson {
             })),
             created_at: Timestamp(at),
             updated_at: Timestamp(at),
+        }
+    }
+}
+
+/// `YYYY-MM-DD`, digit by digit (chrono's `format` was most of a due date's
+/// cost in a listing). Due dates have four-digit years.
+fn date_text(date: NaiveDate) -> String {
+    let mut text = *b"0000-00-00";
+    write_date(&mut text, date);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`.
+fn wall_clock_text(local: NaiveDateTime) -> String {
+    let mut text = *b"0000-00-00T00:00:00";
+    write_date(&mut text, local.date());
+    for (range, value) in [
+        (11..13, local.hour()),
+        (14..16, local.minute()),
+        (17..19, local.second().min(59)),
+    ] {
+        write_digits(&mut text[range], value);
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+fn write_date(text: &mut [u8], date: NaiveDate) {
+    let year = u32::try_from(date.year()).unwrap_or(0).min(9999);
+    for (range, value) in [(0..4, year), (5..7, date.month()), (8..10, date.day())] {
+        write_digits(&mut text[range], value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_wall_clock_times_are_written_as_chrono_would() {
+        for text in [
+            "1900-01-01T00:00:00",
+            "2026-03-08T03:30:00",
+            "2999-12-31T23:59:59",
+        ] {
+            let local: NaiveDateTime = text.parse().unwrap();
+            assert_eq!(wall_clock_text(local), text);
+            assert_eq!(
+                date_text(local.date()),
+                local.format("%Y-%m-%d").to_string()
+            );
         }
     }
 }
