@@ -86,6 +86,10 @@ impl Tags {
 
     /// Back from the stored form.
     pub fn from_column(column: &str) -> Self {
+        if column.is_empty() {
+            // Most tasks: no search through the text at all.
+            return Self::default();
+        }
         Self(
             column
                 .split(',')
