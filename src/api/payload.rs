@@ -22,7 +22,7 @@ use fields::{
 };
 
 use super::schema::boolean_schema;
-use crate::domain::{FieldError, NewTask, Priority, Tags, TaskChanges, ValidationError};
+use crate::domain::{FieldError, NewTask, Priority, Problems, Tags, TaskChanges, ValidationError};
 
 /// Largest request body read; a larger one is refused with 413 unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -139,24 +139,6 @@ fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Field<'a> {
         None => Field::Missing,
         Some(Value::Null) => Field::Null,
         Some(value) => Field::Value(value),
-    }
-}
-
-/// Collects field problems so that all of them are reported together.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
-        result.map_err(|err| self.0.push(err)).ok()
-    }
-
-    fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationError> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(ValidationError(self.0))
-        }
     }
 }
 
@@ -333,10 +315,10 @@ impl JsonBody<TaskUpdate> {
         };
         let nothing_sent = UPDATABLE.iter().all(|name| !fields.contains_key(*name));
         if nothing_sent {
-            problems.0.push(FieldError::new(
+            problems.push(
                 "body",
                 format!("must contain at least one of {}", UPDATABLE.join(", ")),
-            ));
+            );
         }
         problems.finish(|| TaskChanges {
             title,

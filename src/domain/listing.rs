@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 pub use super::cursor::{SortValue, sort_value};
 use super::{
-    FieldError, Priority, Task, ValidationError, cursor,
+    Priority, Problems, Task, ValidationError, cursor,
     due::{day_start, parse_date, parse_zone, today},
     tags::{TAGS_MAX, fold, parse_tag},
 };
@@ -167,12 +167,14 @@ impl ListParams<'_> {
     pub fn resolve(self, now: DateTime<Utc>) -> Result<ListQuery, ValidationError> {
         let mut problems = Problems::default();
         let zone = match self.tz {
-            Some(name) => problems.check("tz", parse_zone(name)).unwrap_or(Tz::UTC),
+            Some(name) => problems
+                .check_field("tz", parse_zone(name))
+                .unwrap_or(Tz::UTC),
             None => Tz::UTC,
         };
         let mut tags = Vec::new();
         for raw in self.tags {
-            if let Some(tag) = problems.check("tag", parse_tag(raw)) {
+            if let Some(tag) = problems.check_field("tag", parse_tag(raw)) {
                 tags.push(tag);
             }
         }
@@ -180,10 +182,7 @@ impl ListParams<'_> {
         tags.dedup();
         if tags.len() > TAGS_MAX {
             // No task carries more: such a filter could match nothing.
-            problems.check::<()>(
-                "tag",
-                Err(format!("may name at most {TAGS_MAX} distinct tags")),
-            );
+            problems.push("tag", format!("may name at most {TAGS_MAX} distinct tags"));
         }
         let mut priorities = self.priorities.clone();
         priorities.sort_unstable();
@@ -192,25 +191,24 @@ impl ListParams<'_> {
             .search
             .map(str::trim)
             .filter(|text| !text.is_empty())
-            .and_then(|text| problems.check("search", parse_search(text)));
+            .and_then(|text| problems.check_field("search", parse_search(text)));
         let from = self
             .due_from
-            .and_then(|text| problems.check("due_from", parse_bound(text, zone, false)));
+            .and_then(|text| problems.check_field("due_from", parse_bound(text, zone, false)));
         let to = self
             .due_to
-            .and_then(|text| problems.check("due_to", parse_bound(text, zone, true)));
+            .and_then(|text| problems.check_field("due_to", parse_bound(text, zone, true)));
         let sort = problems
-            .check("sort", parse_sort(self.sort))
+            .check_field("sort", parse_sort(self.sort))
             .unwrap_or_default();
         let sort = match (self.order, sort.as_slice()) {
             (None, _) => sort,
             (Some(order), [(key, None)]) => vec![(*key, Some(order))],
             (Some(_), _) => {
-                problems.check::<()>(
+                problems.push(
                     "order",
-                    Err("applies only to a single sort key without a direction; \
-                         write the direction into sort instead (e.g. sort=title:desc,due)"
-                        .to_owned()),
+                    "applies only to a single sort key without a direction; \
+                     write the direction into sort instead (e.g. sort=title:desc,due)",
                 );
                 sort
             }
@@ -221,14 +219,14 @@ impl ListParams<'_> {
             .collect();
         let limit = self.limit.unwrap_or(LIMIT_MAX);
         if !(1..=LIMIT_MAX).contains(&limit) {
-            problems.check::<()>("limit", Err(format!("must be between 1 and {LIMIT_MAX}")));
+            problems.push("limit", format!("must be between 1 and {LIMIT_MAX}"));
         }
         if self.offset.is_some_and(|offset| offset > OFFSET_MAX) {
-            problems.check::<()>(
+            problems.push(
                 "offset",
-                Err(format!(
+                format!(
                     "must be between 0 and {OFFSET_MAX}; follow the Link header's cursor to go further"
-                )),
+                ),
             );
         }
         let mut due = Vec::new();
@@ -252,17 +250,17 @@ impl ListParams<'_> {
         };
         query.start = match (self.cursor, self.offset) {
             (Some(_), Some(_)) => {
-                problems.check::<()>(
+                problems.push(
                     "cursor",
-                    Err("cannot be combined with offset: use one way of paging".to_owned()),
+                    "cannot be combined with offset: use one way of paging",
                 );
                 Start::First
             }
-            (Some(cursor), None) if problems.0.is_empty() => {
+            (Some(cursor), None) if problems.is_empty() => {
                 match cursor::decode(cursor, &query.fingerprint(), &query.sort) {
                     Ok((values, id)) => Start::After(values, id),
                     Err(message) => {
-                        problems.0.push(FieldError::new("cursor", message));
+                        problems.push("cursor", message);
                         Start::First
                     }
                 }
@@ -270,22 +268,7 @@ impl ListParams<'_> {
             (_, Some(offset)) => Start::Offset(offset),
             _ => Start::First,
         };
-        if !problems.0.is_empty() {
-            return Err(ValidationError(problems.0));
-        }
-        Ok(query)
-    }
-}
-
-/// Problems found so far, reported together.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn check<T>(&mut self, field: &'static str, result: Result<T, String>) -> Option<T> {
-        result
-            .map_err(|message| self.0.push(FieldError::new(field, message)))
-            .ok()
+        problems.finish(|| query)
     }
 }
 

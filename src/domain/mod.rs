@@ -76,3 +76,37 @@ impl FieldError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid request: {}", .0.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
 pub struct ValidationError(pub Vec<FieldError>);
+
+/// Problems found so far in one request, reported together as one
+/// [`ValidationError`] (a 422 lists them all).
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    /// The value, or `None` with its problem noted.
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|err| self.0.push(err)).ok()
+    }
+
+    /// The same, for a check that says only what is wrong with `field`.
+    pub fn check_field<T>(&mut self, field: &'static str, result: Result<T, String>) -> Option<T> {
+        self.check(result.map_err(|message| FieldError::new(field, message)))
+    }
+
+    pub fn push(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `value()` when nothing was wrong, else every problem.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(ValidationError(self.0))
+        }
+    }
+}

@@ -5,12 +5,12 @@
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use serde_json::Value;
 
-use super::{Field, Problems, field};
+use super::{Field, field};
 use crate::{
     api::schema::text_schema,
     domain::{
-        DESCRIPTION_MAX_CHARS, Due, FieldError, Priority, TAG_MAX_CHARS, TAGS_MAX, TITLE_MAX_CHARS,
-        Tags, TaskDescription, TaskTitle,
+        DESCRIPTION_MAX_CHARS, Due, FieldError, Priority, Problems, TAG_MAX_CHARS, TAGS_MAX,
+        TITLE_MAX_CHARS, Tags, TaskDescription, TaskTitle,
         due::{parse_date, parse_datetime, parse_zone},
         parse_tag,
     },
@@ -74,11 +74,11 @@ pub(super) fn tags(value: &Value) -> Result<Tags, FieldError> {
 /// server's to compute and is ignored.
 pub(super) fn due(value: &Value, problems: &mut Problems) -> Option<Due> {
     let Some(fields) = value.as_object() else {
-        problems.0.push(FieldError::new(
+        problems.push(
             "due",
             "must be an object such as {\"date\": \"2026-12-01\"} or \
              {\"datetime\": \"2026-12-01T09:00\", \"time_zone\": \"Europe/Berlin\"}, or null",
-        ));
+        );
         return None;
     };
     let text = |name: &'static str| match field(fields, name.trim_start_matches("due.")) {
