@@ -1,3 +1,4 @@
+DROP INDEX tasks_unfolded;
 DROP INDEX tasks_owner_due;
 DROP INDEX tasks_owner_priority;
 ALTER TABLE tasks
