@@ -2,28 +2,25 @@
 //! own plans (auto_explain, for the statements the server really sends) for a
 //! user with many tasks among many users show no sequential scan of `tasks`.
 
-use std::io::Write;
-
 use poem::http::Method;
 use todo_api::{
     auth::TokenVerifier,
     db::{Database, PoolSettings},
 };
 
-use crate::support::{SECRET, TestApp, TestUser, postgres::own_cluster};
+use crate::support::{
+    SECRET, TestApp, TestUser,
+    postgres::{append_settings, own_cluster},
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn listings_use_the_owner_indexes_not_a_sequential_scan() {
     let Some(cluster) = own_cluster(|data| {
-        let mut conf = std::fs::OpenOptions::new()
-            .append(true)
-            .open(data.join("postgresql.conf"))
-            .map_err(|e| e.to_string())?;
-        writeln!(
-            conf,
-            "shared_preload_libraries = 'auto_explain'\nauto_explain.log_min_duration = 0"
+        append_settings(
+            data,
+            "shared_preload_libraries = 'auto_explain'
+auto_explain.log_min_duration = 0",
         )
-        .map_err(|e| e.to_string())
     }) else {
         return;
     };

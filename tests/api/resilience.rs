@@ -17,7 +17,7 @@ use crate::{
     binary::{Server, all_tasks, call, scratch_dir},
     support::{
         SECRET, TestUser,
-        postgres::{Cluster, own_cluster, skip_or_fail},
+        postgres::{Cluster, append_settings, own_cluster, skip_or_fail},
     },
 };
 
@@ -130,12 +130,10 @@ fn tls_only_cluster() -> Option<Cluster> {
             "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
         )
         .map_err(|e| e.to_string())?;
-        let mut conf = std::fs::OpenOptions::new()
-            .append(true)
-            .open(data.join("postgresql.conf"))
-            .map_err(|e| e.to_string())?;
-        writeln!(conf, "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'")
-            .map_err(|e| e.to_string())
+        append_settings(
+            data,
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'",
+        )
     })
 }
 

@@ -1,8 +1,6 @@
 //! Exactly one database statement per task request, counted by PostgreSQL
 //! itself (pg_stat_statements) on a cluster of the test's own.
 
-use std::io::Write;
-
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use poem::http::Method;
 use serde_json::json;
@@ -11,7 +9,10 @@ use todo_api::{
     db::{Database, PoolSettings},
 };
 
-use crate::support::{SECRET, TestApp, TestUser, id_of, postgres::own_cluster};
+use crate::support::{
+    SECRET, TestApp, TestUser, id_of,
+    postgres::{append_settings, own_cluster},
+};
 
 #[derive(diesel::QueryableByName)]
 struct Calls {
@@ -41,15 +42,11 @@ async fn reset(admin: &mut AsyncPgConnection) {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_task_request_is_exactly_one_statement() {
     let Some(cluster) = own_cluster(|data| {
-        let mut conf = std::fs::OpenOptions::new()
-            .append(true)
-            .open(data.join("postgresql.conf"))
-            .map_err(|e| e.to_string())?;
-        writeln!(
-            conf,
-            "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'"
+        append_settings(
+            data,
+            "shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = 'all'",
         )
-        .map_err(|e| e.to_string())
     }) else {
         return;
     };

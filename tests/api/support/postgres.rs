@@ -64,6 +64,17 @@ pub fn own_cluster(configure: impl FnOnce(&Path) -> Result<(), String>) -> Optio
     }
 }
 
+/// Appends `settings` (lines of `name = value`) to the cluster's
+/// `postgresql.conf`, for `own_cluster`'s `configure`.
+pub fn append_settings(data: &Path, settings: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(data.join("postgresql.conf"))
+        .map_err(|e| e.to_string())?;
+    writeln!(conf, "{settings}").map_err(|e| e.to_string())
+}
+
 /// What the skip summary says when PostgreSQL cannot be had.
 const NO_POSTGRES: &str = "no PostgreSQL server";
 
