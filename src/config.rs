@@ -67,6 +67,13 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How many tasks one user may keep (`MAX_TASKS_PER_USER`; 0: no limit).
     pub max_tasks_per_user: Option<u32>,
+    /// How long outcomes of writes with an `Idempotency-Key` are kept
+    /// (`IDEMPOTENCY_RETENTION_HOURS`).
+    pub idempotency_retention: Duration,
+    /// How long a task stays in the trash (`TRASH_RETENTION_DAYS`).
+    pub trash_retention: Duration,
+    /// How often the maintenance job runs (`MAINTENANCE_INTERVAL_SECS`).
+    pub maintenance_interval: Duration,
     /// `MAX_CONNECTIONS`, `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_WRITE_TIMEOUT_SECS`.
     pub connections: ConnectionLimits,
 }
@@ -158,6 +165,18 @@ impl Config {
                 DEFAULT_MAX_TASKS_PER_USER,
             )?)
             .filter(|max| *max > 0),
+            idempotency_retention: Duration::from_secs(
+                positive::<u64>(&var, "IDEMPOTENCY_RETENTION_HOURS", 24)?.saturating_mul(3600),
+            ),
+            // 0 is allowed: trashed tasks go at the next maintenance run.
+            trash_retention: Duration::from_secs(
+                parse_or::<u64>(&var, "TRASH_RETENTION_DAYS", 30)?.saturating_mul(86_400),
+            ),
+            maintenance_interval: Duration::from_secs(positive(
+                &var,
+                "MAINTENANCE_INTERVAL_SECS",
+                3600,
+            )?),
             connections: ConnectionLimits {
                 max_connections: positive(&var, "MAX_CONNECTIONS", 4096)?,
                 header_timeout: Duration::from_secs(positive(

@@ -30,9 +30,16 @@ use super::problem::ApiError;
 /// like `GET` and `POST`, the browser allows it whatever the list says.)
 const ALLOW_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The request headers it may send: lowercase, as browsers list them.
-const ALLOW_HEADERS: [&str; 2] = ["authorization", "content-type"];
+const ALLOW_HEADERS: [&str; 5] = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+];
 /// The response headers it may read besides the CORS-safelisted ones.
-const EXPOSE_HEADERS: &str = "link, location, retry-after, www-authenticate, x-total-count";
+const EXPOSE_HEADERS: &str =
+    "etag, idempotent-replayed, link, location, retry-after, www-authenticate, x-total-count";
 /// How long the browser may cache an accepted preflight, in seconds.
 const MAX_AGE_SECS: &str = "3600";
 

@@ -10,6 +10,7 @@ pub mod problem;
 mod schema;
 mod security;
 mod tasks;
+mod writes;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use crate::{auth::TokenVerifier, db::Database};
 pub use payload::MAX_BODY_BYTES;
 pub use schema::FastJson;
 pub use tasks::TaskJson;
+pub use writes::IdempotencySettings;
 
 /// What every request handler may use; cheap to clone.
 #[derive(Clone)]
@@ -28,25 +30,29 @@ pub struct AppState {
     pub verifier: Arc<TokenVerifier>,
     /// Creating a task beyond this many is refused with 409.
     pub max_tasks_per_user: Option<u32>,
+    /// How long outcomes of writes with an `Idempotency-Key` are replayed.
+    pub idempotency: IdempotencySettings,
 }
 
 #[derive(Tags)]
 enum ApiTags {
     /// A user's todo tasks.
     Tasks,
+    /// Deleted tasks, until they are restored or purged.
+    Trash,
     /// Liveness and readiness probes.
     Health,
 }
 
 /// The version of the contract (`info.version`), not of the crate: it takes a
 /// major step on every breaking change.
-pub const CONTRACT_VERSION: &str = "1.1.0";
+pub const CONTRACT_VERSION: &str = "1.2.0";
 
 /// The operations, as an OpenAPI service. Needs no state, so the spec can be
 /// printed without a database.
-pub fn service() -> OpenApiService<(tasks::TasksApi, health::HealthApi), ()> {
+pub fn service() -> OpenApiService<(tasks::TasksApi, tasks::TrashApi, health::HealthApi), ()> {
     OpenApiService::new(
-        (tasks::TasksApi, health::HealthApi),
+        (tasks::TasksApi, tasks::TrashApi, health::HealthApi),
         "Todo API",
         CONTRACT_VERSION,
     )

@@ -42,6 +42,9 @@ impl Operation {
 
 /// A parameter's bounds in words, when its schema has any.
 fn bounds_of(schema: &Value) -> Option<String> {
+    if schema["pattern"].as_str() == Some(crate::domain::conditional::IDEMPOTENCY_KEY_PATTERN) {
+        return Some(crate::domain::conditional::IDEMPOTENCY_KEY_RULE.to_owned());
+    }
     match (
         &schema["minimum"],
         &schema["maximum"],

@@ -114,6 +114,18 @@ impl<'a, S: BodySchema + Send> ApiExtractor<'a> for JsonBody<S> {
     }
 }
 
+impl<S> JsonBody<S> {
+    /// The body as canonical JSON (object keys sorted, no whitespace), for
+    /// telling a retried request from another; empty when there was none.
+    pub fn canonical(&self) -> Vec<u8> {
+        // serde_json's maps are ordered by key (no `preserve_order`).
+        self.fields
+            .as_ref()
+            .and_then(|fields| serde_json::to_vec(fields).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// `application/json`, or any `application/*+json`, with any parameters.
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();

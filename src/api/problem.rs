@@ -30,6 +30,8 @@ use crate::{
 pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECS: u32 = 5;
+/// Seconds to wait before retrying a request whose key is still in use.
+const KEY_IN_USE_RETRY_SECS: u32 = 1;
 
 /// An RFC 9457 problem. Frontends show `detail`.
 #[derive(Debug, Object, Serialize)]
@@ -74,9 +76,21 @@ pub enum ApiError {
     #[error("Task not found")]
     TaskNotFound,
     #[error(
-        "task limit reached: a user can keep at most {0} tasks (MAX_TASKS_PER_USER); delete some to create more"
+        "task limit reached: a user can keep at most {0} tasks (MAX_TASKS_PER_USER); delete some and empty the trash to create more"
     )]
     TooManyTasks(u32),
+    /// `If-Match` named no version the task has: its current one is `etag`.
+    #[error(
+        "Precondition failed: the task has changed since you read it (its ETag is now {etag}); \
+         read it again and reapply your change"
+    )]
+    PreconditionFailed { etag: String },
+    /// A request with the same `Idempotency-Key` is still running.
+    #[error(
+        "a request with this Idempotency-Key is still being processed; retry after Retry-After \
+         seconds to get its outcome"
+    )]
+    KeyInUse,
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("the database is unavailable; retry shortly")]
@@ -135,7 +149,8 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CorsRefused(_) => StatusCode::FORBIDDEN,
             Self::TaskNotFound => StatusCode::NOT_FOUND,
-            Self::TooManyTasks(_) => StatusCode::CONFLICT,
+            Self::TooManyTasks(_) | Self::KeyInUse => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::BadHost => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -159,6 +174,16 @@ impl ResponseError for ApiError {
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
             );
+        }
+        if let Self::PreconditionFailed { etag } = self
+            && let Ok(etag) = header::HeaderValue::from_str(etag)
+        {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+        if let Self::KeyInUse = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, KEY_IN_USE_RETRY_SECS.into());
         }
         if let Self::Unauthorized(err) = self {
             // RFC 6750 §3.1: no error code when the request had no credentials.
@@ -281,6 +306,9 @@ pub mod statuses {
     pub const UNAVAILABLE: u16 = 1 << 6;
     pub const CONFLICT: u16 = 1 << 7;
     pub const REQUEST_TIMEOUT: u16 = 1 << 8;
+    pub const PRECONDITION_FAILED: u16 = 1 << 9;
+    /// 409 for a write that takes an `Idempotency-Key`.
+    pub const KEY_IN_USE: u16 = 1 << 10;
 }
 
 /// The error half of an operation's result: an [`ApiError`] at run time, and in
@@ -347,10 +375,28 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 "the request body did not arrive within REQUEST_TIMEOUT_SECS (30 s); send it at once",
             ),
             (
+                CONFLICT | KEY_IN_USE,
+                409,
+                "The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some and empty the trash first. Or, with `Retry-After`: a request with the same `Idempotency-Key` is still being processed (on any instance); retry after that many seconds to get its outcome.",
+                "task limit reached: a user can keep at most 10000 tasks (MAX_TASKS_PER_USER); delete some and empty the trash to create more",
+            ),
+            (
                 CONFLICT,
                 409,
-                "The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some first.",
-                "task limit reached: a user can keep at most 10000 tasks (MAX_TASKS_PER_USER); delete some to create more",
+                "The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some and empty the trash first.",
+                "task limit reached: a user can keep at most 10000 tasks (MAX_TASKS_PER_USER); delete some and empty the trash to create more",
+            ),
+            (
+                KEY_IN_USE,
+                409,
+                "A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome.",
+                "a request with this Idempotency-Key is still being processed; retry after Retry-After seconds to get its outcome",
+            ),
+            (
+                PRECONDITION_FAILED,
+                412,
+                "`If-Match` names no version the task has: it changed since the client read it. The `ETag` header carries its current version; read the task again, reapply the change, retry.",
+                "Precondition failed: the task has changed since you read it (its ETag is now \"8\"); read it again and reapply your change",
             ),
             (
                 PAYLOAD_TOO_LARGE,
@@ -377,16 +423,29 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 "the database is unavailable; retry shortly",
             ),
         ];
-        let responses = documented
-            .into_iter()
-            .filter(|(bit, ..)| S & bit != 0)
-            .map(|(_, status, description, detail)| problem_meta(status, description, detail))
-            .collect();
+        // An entry's statuses must all be the operation's; the first entry
+        // of a status wins (409's two causes come first, combined).
+        let mut responses: Vec<MetaResponse> = Vec::new();
+        for (bits, status, description, detail) in documented {
+            if S & bits == bits && !responses.iter().any(|r| r.status == Some(status)) {
+                responses.push(problem_meta(status, description, detail));
+            }
+        }
         MetaResponses { responses }
     }
 
     fn register(registry: &mut Registry) {
         Problem::register(registry);
+    }
+}
+
+fn retry_after_header(description: &str, required: bool) -> MetaHeader {
+    MetaHeader {
+        name: "Retry-After".to_owned(),
+        description: Some(description.to_owned()),
+        required,
+        deprecated: false,
+        schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("integer"))),
     }
 }
 
@@ -415,10 +474,15 @@ fn problem_meta(status: u16, description: &'static str, detail: &str) -> MetaRes
             r#"`Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750)."#,
             "string",
         )],
-        503 => vec![header(
-            "Retry-After",
-            "Seconds to wait before retrying.",
-            "integer",
+        503 => vec![retry_after_header("Seconds to wait before retrying.", true)],
+        409 if description.contains("Idempotency-Key") => vec![retry_after_header(
+            "When a request with the same key is still being processed: seconds to wait before retrying.",
+            !description.contains("MAX_TASKS_PER_USER"),
+        )],
+        412 => vec![header(
+            "ETag",
+            "The task's current version, as an entity tag (`\"8\"`).",
+            "string",
         )],
         _ => Vec::new(),
     };

@@ -2,7 +2,10 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::{Request, web::Data};
-use poem_openapi::{ApiResponse, Enum, OpenApi, param::Path, param::Query};
+use poem_openapi::{
+    ApiResponse, Enum, OpenApi,
+    param::{Header, Path, Query},
+};
 
 use super::{
     ApiTags, AppState,
@@ -10,10 +13,11 @@ use super::{
     problem::{ApiError, ErrorSet, statuses::*},
     schema::FastJson,
     security::TaskOwner,
+    writes::{NoIfMatch, WriteHeaders, Writing, Written},
 };
 use crate::{
     db,
-    domain::{self, ListParams, ListQuery, Start, Task, TaskChanges},
+    domain::{self, EntityTags, ListParams, ListQuery, Start, Task, TaskChanges, task_etag},
 };
 
 /// Statuses each kind of operation can answer with besides its success.
@@ -42,11 +46,16 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Operations that read a body can also time out while receiving it.
 const BODY: u16 = REQUEST_TIMEOUT | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
-const CREATE: u16 = LIST | CONFLICT | BODY;
+const CREATE: u16 = LIST | CONFLICT | KEY_IN_USE | BODY;
 const ONE_TASK: u16 = LIST | NOT_FOUND;
-const CHANGE_ONE_TASK: u16 = ONE_TASK | BODY;
+/// A write to one task: conditional, idempotent.
+pub const DELETE_ONE_TASK: u16 = ONE_TASK | PRECONDITION_FAILED | KEY_IN_USE;
+const CHANGE_ONE_TASK: u16 = DELETE_ONE_TASK | BODY;
 
 mod json;
+mod trash;
+
+pub use trash::TrashApi;
 
 pub use json::TaskJson;
 
@@ -91,14 +100,78 @@ enum TaskList {
         /// (e.g. `137`).
         #[oai(header = "X-Total-Count")]
         Option<i64>,
+        /// A weak entity tag of this answer (`W/"42-1f0c9a3be2d4"`): send it in
+        /// `If-None-Match` to get 304 while none of the user's tasks changed.
+        /// Absent with `due=overdue|today|week`, whose answer also moves with the clock.
+        #[oai(header = "ETag")]
+        Option<String>,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// None of the user's tasks changed since the answer whose ETag `If-None-Match` named.
+    #[oai(status = 304)]
+    NotModified(
+        /// The listing's weak entity tag, unchanged.
+        #[oai(header = "ETag")]
+        String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
     ),
 }
 
+/// `Cache-Control` of every task response: a browser may keep it, but must
+/// ask (`If-None-Match`) before using it again; no shared cache may keep it.
+pub const CACHE_CONTROL: &str = "private, no-cache";
+
 #[derive(ApiResponse)]
-enum OneTask {
+pub enum OneTask {
     /// The task.
     #[oai(status = 200)]
-    Ok(FastJson<TaskJson>),
+    Ok(
+        FastJson<TaskJson>,
+        /// The task's version as a strong entity tag (`"8"`): send it back in
+        /// `If-Match` to change the task only if nobody else has, or in
+        /// `If-None-Match` to read it only if it changed.
+        #[oai(header = "ETag")]
+        String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+
+impl OneTask {
+    pub fn of(task: Task) -> Self {
+        let etag = task_etag(task.version);
+        Self::Ok(FastJson(task.into()), etag, CACHE_CONTROL.to_owned())
+    }
+}
+
+#[derive(ApiResponse)]
+enum ReadTask {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(
+        FastJson<TaskJson>,
+        /// The task's version as a strong entity tag (`"8"`).
+        #[oai(header = "ETag")]
+        String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The task has not changed: its version is still one `If-None-Match` named.
+    #[oai(status = 304)]
+    NotModified(
+        /// The task's version (`"8"`).
+        #[oai(header = "ETag")]
+        String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -110,14 +183,69 @@ enum CreatedTask {
         /// Where the new task can be read.
         #[oai(header = "Location")]
         String,
+        /// The new task's version as a strong entity tag (`"1"`).
+        #[oai(header = "ETag")]
+        String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
     ),
 }
 
 #[derive(ApiResponse)]
-enum DeletedTask {
-    /// The task is gone.
+enum TrashedTask {
+    /// The task is in the trash: gone from every task route and listing, and
+    /// back with `POST …/restore` until it is purged.
     #[oai(status = 204)]
-    Deleted,
+    Trashed(
+        /// The trashed task's version (`"9"`): the `If-Match` of a restore.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// After a conditional write found nothing: 404 when the task is not there,
+/// else 412 with its current version.
+async fn missing_or_changed(
+    write: &mut db::Write,
+    owner: &domain::UserId,
+    id: i64,
+    trashed: bool,
+) -> ApiError {
+    match db::tasks::version_of(write, owner, id, trashed).await {
+        Ok(Some(version)) => ApiError::PreconditionFailed {
+            etag: task_etag(version),
+        },
+        Ok(None) => ApiError::TaskNotFound,
+        Err(err) => err.into(),
+    }
+}
+
+/// What a single-task write returns: the task, or why there is none.
+async fn written(
+    write: &mut db::Write,
+    owner: &domain::UserId,
+    id: i64,
+    precondition: Option<&domain::Precondition>,
+    task: Result<Option<Task>, db::DbError>,
+) -> Result<OneTask, ApiError> {
+    match task? {
+        Some(task) => Ok(OneTask::of(task)),
+        None if precondition.is_some() => Err(missing_or_changed(write, owner, id, false).await),
+        None => Err(ApiError::TaskNotFound),
+    }
+}
+
+/// The weak ETag of a listing, unless its answer depends on the clock
+/// (`due=overdue|today|week`): the same change number then does not mean
+/// the same tasks.
+fn list_etag(request: &Request, latest_change: i64) -> String {
+    let query = request.uri().query().unwrap_or("");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, query.as_bytes());
+    format!(
+        "W/\"{}\"",
+        domain::conditional::list_etag_opaque(latest_change, digest.as_ref())
+    )
 }
 
 /// The `Link` to the page after `tasks`: this request's own path and
@@ -144,11 +272,6 @@ fn next_link(request: &Request, query: &ListQuery, tasks: &[Task]) -> Option<Str
         separator = '&';
     }
     Some(format!("<{target}>; rel=\"next\""))
-}
-
-fn found(task: Option<Task>) -> Result<OneTask, ApiError> {
-    task.map(|task| OneTask::Ok(FastJson(task.into())))
-        .ok_or(ApiError::TaskNotFound)
 }
 
 /// Tasks of one user. Every route needs a bearer token whose subject is the `user_id` in the path.
@@ -232,7 +355,17 @@ impl TasksApi {
         /// `true`: the total number of matching tasks comes in `X-Total-Count`
         /// (costs a count of them).
         include_total: Query<Option<bool>>,
+        /// The `ETag` of an earlier answer to the same request (`W/"42-1f0c9a3be2d4"`):
+        /// 304 while none of the user's tasks changed since.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+        _if_match: NoIfMatch,
     ) -> Result<TaskList, ErrorSet<LIST>> {
+        let if_none_match = parse_if_none_match(if_none_match.0.as_deref())?;
+        let clock_bound = matches!(
+            due.0,
+            Some(DueParam::Overdue | DueParam::Today | DueParam::Week)
+        );
         let query = ListParams {
             status: match status.0.unwrap_or(StatusParam::All) {
                 StatusParam::All => domain::StatusFilter::All,
@@ -264,6 +397,15 @@ impl TasksApi {
         }
         .resolve(chrono::Utc::now())?;
         let page = db::tasks::list(&state.db, &owner.0, &query).await?;
+        let etag = (!clock_bound).then(|| list_etag(request, page.latest_change));
+        if let (Some(etag), Some(tags)) = (&etag, &if_none_match)
+            && tags.matches_weakly(opaque(etag))
+        {
+            return Ok(TaskList::NotModified(
+                etag.clone(),
+                CACHE_CONTROL.to_owned(),
+            ));
+        }
         let next = page
             .more
             .then(|| next_link(request, &query, &page.tasks))
@@ -272,41 +414,74 @@ impl TasksApi {
             FastJson(page.tasks.into_iter().map(TaskJson::from).collect()),
             next,
             page.total,
+            etag,
+            CACHE_CONTROL.to_owned(),
         ))
     }
 
     /// Create a task
     ///
     /// `title` is required; `description` is optional. The task starts not completed.
-    /// Answers 201 with the task and its address in `Location`.
+    /// Answers 201 with the task, its address in `Location` and its version in `ETag`.
+    /// With an `Idempotency-Key`, a retry of the same request creates nothing more
+    /// and gets the first answer again.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "post",
         operation_id = "create_task"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn create(
         &self,
         owner: TaskOwner,
         state: Data<&AppState>,
+        request: &Request,
         /// The user's id: must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
+        /// Makes retries safe (see "Safe writes" in the API description), e.g.
+        /// `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
+        #[oai(
+            name = "Idempotency-Key",
+            validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
+        )]
+        idempotency_key: Header<Option<String>>,
+        _if_match: NoIfMatch,
         body: JsonBody<TaskCreate>,
-    ) -> Result<CreatedTask, ErrorSet<CREATE>> {
+    ) -> Result<Written<CreatedTask>, ErrorSet<CREATE>> {
+        let headers = WriteHeaders::parse(None, idempotency_key.0.as_deref())?;
+        let canonical = body.canonical();
         let new_task = body.into_new_task()?;
+        let mut writing =
+            match Writing::begin(&state, &owner.0, request, &headers, &canonical).await {
+                Ok(writing) => writing,
+                Err(answered) => return Ok(answered.into()),
+            };
         let limit = state.max_tasks_per_user;
-        let task = db::tasks::create(&state.db, &owner.0, &new_task, limit)
-            .await?
-            .ok_or_else(|| ApiError::TooManyTasks(limit.unwrap_or(u32::MAX)))?;
-        let location = format!(
-            "/api/{}/tasks/{}",
-            utf8_percent_encode(task.user_id.as_str(), PATH_SEGMENT),
-            task.id
-        );
-        Ok(CreatedTask::Created(FastJson(task.into()), location))
+        let outcome = match db::tasks::create(&mut writing.db, &owner.0, &new_task, limit).await {
+            Ok(Some(task)) => {
+                let location = format!(
+                    "/api/{}/tasks/{}",
+                    utf8_percent_encode(task.user_id.as_str(), PATH_SEGMENT),
+                    task.id
+                );
+                let etag = task_etag(task.version);
+                Ok(CreatedTask::Created(
+                    FastJson(task.into()),
+                    location,
+                    etag,
+                    CACHE_CONTROL.to_owned(),
+                ))
+            }
+            Ok(None) => Err(ApiError::TooManyTasks(limit.unwrap_or(u32::MAX))),
+            Err(err) => Err(err.into()),
+        };
+        Ok(writing.finish(outcome).await.into())
     }
 
     /// Get one task
+    ///
+    /// With `If-None-Match` naming the task's current `ETag`: 304, no body.
     #[oai(
         path = "/api/:user_id/tasks/:id",
         method = "get",
@@ -321,89 +496,196 @@ impl TasksApi {
         _user_id: Path<String>,
         /// The task's id.
         id: Path<i64>,
-    ) -> Result<OneTask, ErrorSet<ONE_TASK>> {
-        Ok(found(db::tasks::find(&state.db, &owner.0, id.0).await?)?)
+        /// The `ETag` of the copy the client holds (`"8"`): 304 while it is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+        _if_match: NoIfMatch,
+    ) -> Result<ReadTask, ErrorSet<ONE_TASK>> {
+        let if_none_match = parse_if_none_match(if_none_match.0.as_deref())?;
+        let task = db::tasks::find(&state.db, &owner.0, id.0)
+            .await?
+            .ok_or(ApiError::TaskNotFound)?;
+        let etag = task_etag(task.version);
+        if if_none_match.is_some_and(|tags| tags.matches_weakly(opaque(&etag))) {
+            return Ok(ReadTask::NotModified(etag, CACHE_CONTROL.to_owned()));
+        }
+        Ok(ReadTask::Ok(
+            FastJson(task.into()),
+            etag,
+            CACHE_CONTROL.to_owned(),
+        ))
     }
 
     /// Update a task (partial)
     ///
     /// Send only the fields to change: an absent field keeps its value,
     /// `"description": null` clears the description. `updated_at` moves.
+    /// With `If-Match`, only if the task is still at that version (else 412).
     #[oai(
         path = "/api/:user_id/tasks/:id",
         method = "put",
         operation_id = "update_task"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         owner: TaskOwner,
         state: Data<&AppState>,
+        request: &Request,
         /// The user's id: must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
         /// The task's id.
         id: Path<i64>,
+        /// The `ETag` the change was made from (`"8"`), or `*`: applied only if the
+        /// task is still at that version, else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
+        #[oai(
+            name = "Idempotency-Key",
+            validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
+        )]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskUpdate>,
-    ) -> Result<OneTask, ErrorSet<CHANGE_ONE_TASK>> {
+    ) -> Result<Written<OneTask>, ErrorSet<CHANGE_ONE_TASK>> {
+        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let canonical = body.canonical();
         let changes = body.into_changes()?;
-        Ok(found(
-            db::tasks::update(&state.db, &owner.0, id.0, &changes).await?,
-        )?)
+        let mut writing =
+            match Writing::begin(&state, &owner.0, request, &headers, &canonical).await {
+                Ok(writing) => writing,
+                Err(answered) => return Ok(answered.into()),
+            };
+        let precondition = headers.precondition.as_ref();
+        let task = db::tasks::update(&mut writing.db, &owner.0, id.0, &changes, precondition).await;
+        let outcome = written(&mut writing.db, &owner.0, id.0, precondition, task).await;
+        Ok(writing.finish(outcome).await.into())
     }
 
-    /// Delete a task
+    /// Delete a task (to the trash)
+    ///
+    /// Moves the task to the trash: it is gone from every task route and listing
+    /// (404), listed by `GET /api/{user_id}/trash` and restorable with
+    /// `POST /api/{user_id}/tasks/{id}/restore` until it is purged, by the user or
+    /// automatically after the server's retention period (30 days by default).
     #[oai(
         path = "/api/:user_id/tasks/:id",
         method = "delete",
         operation_id = "delete_task"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn delete(
         &self,
         owner: TaskOwner,
         state: Data<&AppState>,
+        request: &Request,
         /// The user's id: must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
         /// The task's id.
         id: Path<i64>,
-    ) -> Result<DeletedTask, ErrorSet<ONE_TASK>> {
-        if db::tasks::delete(&state.db, &owner.0, id.0).await? {
-            Ok(DeletedTask::Deleted)
-        } else {
-            Err(ApiError::TaskNotFound.into())
-        }
+        /// The `ETag` the client saw (`"8"`), or `*`: deleted only if the task is
+        /// still at that version, else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
+        #[oai(
+            name = "Idempotency-Key",
+            validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
+        )]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Written<TrashedTask>, ErrorSet<DELETE_ONE_TASK>> {
+        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
+            Ok(writing) => writing,
+            Err(answered) => return Ok(answered.into()),
+        };
+        let precondition = headers.precondition.as_ref();
+        let outcome = match db::tasks::trash(&mut writing.db, &owner.0, id.0, precondition).await {
+            Ok(Some(version)) => Ok(TrashedTask::Trashed(task_etag(version))),
+            Ok(None) if precondition.is_some() => {
+                Err(missing_or_changed(&mut writing.db, &owner.0, id.0, false).await)
+            }
+            Ok(None) => Err(ApiError::TaskNotFound),
+            Err(err) => Err(err.into()),
+        };
+        Ok(writing.finish(outcome).await.into())
     }
 
     /// Toggle or set completion
     ///
     /// Without a body, flips `completed`. With `{"completed": true|false}`, sets it.
-    /// Either way `updated_at` moves and the task is returned.
+    /// Either way `updated_at` moves and the task is returned. With `If-Match`,
+    /// only if the task is still at that version (else 412): a double-clicked
+    /// toggle sent with the version it was clicked on cannot undo itself.
     #[oai(
         path = "/api/:user_id/tasks/:id/complete",
         method = "patch",
         operation_id = "complete_task"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn complete(
         &self,
         owner: TaskOwner,
         state: Data<&AppState>,
+        request: &Request,
         /// The user's id: must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
         /// The task's id.
         id: Path<i64>,
+        /// The `ETag` the client saw (`"8"`), or `*`: applied only if the task is
+        /// still at that version, else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
+        #[oai(
+            name = "Idempotency-Key",
+            validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
+        )]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskCompletion>,
-    ) -> Result<OneTask, ErrorSet<CHANGE_ONE_TASK>> {
-        let task = match body.into_completed()? {
-            None => db::tasks::toggle(&state.db, &owner.0, id.0).await?,
+    ) -> Result<Written<OneTask>, ErrorSet<CHANGE_ONE_TASK>> {
+        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let canonical = body.canonical();
+        let completed = body.into_completed()?;
+        let mut writing =
+            match Writing::begin(&state, &owner.0, request, &headers, &canonical).await {
+                Ok(writing) => writing,
+                Err(answered) => return Ok(answered.into()),
+            };
+        let precondition = headers.precondition.as_ref();
+        let task = match completed {
+            None => db::tasks::toggle(&mut writing.db, &owner.0, id.0, precondition).await,
             Some(completed) => {
                 let changes = TaskChanges {
                     completed: Some(completed),
                     ..TaskChanges::default()
                 };
-                db::tasks::update(&state.db, &owner.0, id.0, &changes).await?
+                db::tasks::update(&mut writing.db, &owner.0, id.0, &changes, precondition).await
             }
         };
-        Ok(found(task)?)
+        let outcome = written(&mut writing.db, &owner.0, id.0, precondition, task).await;
+        Ok(writing.finish(outcome).await.into())
     }
+}
+
+/// `If-None-Match`, parsed (malformed: a 422 naming it).
+pub fn parse_if_none_match(value: Option<&str>) -> Result<Option<EntityTags>, ApiError> {
+    value
+        .map(|value| {
+            EntityTags::parse(value).map_err(|message| {
+                ApiError::Invalid(domain::ValidationError(vec![domain::FieldError::new(
+                    "If-None-Match",
+                    message,
+                )]))
+            })
+        })
+        .transpose()
+}
+
+/// An entity tag's opaque part: `W/"5-ab"` → `5-ab`.
+fn opaque(etag: &str) -> &str {
+    etag.trim_start_matches("W/").trim_matches('"')
 }

@@ -29,33 +29,11 @@ type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever backend
 /// `$db` uses and that backend's `schema` module in scope (`tasks`, `Backend`,
-/// and what SQL spells differently): one query body, compiled once per backend. A pool error returns `DbError` from the caller.
-///
-/// `write` marks a statement that changes data. On SQLite it runs inside
-/// `BEGIN IMMEDIATE … COMMIT`: the write lock is taken first, where the busy
-/// timeout applies. A plain autocommit write starts as a reader and fails at
-/// once with "database is locked" (a WAL busy snapshot) when another writer
-/// commits in between, whatever the timeout. On PostgreSQL nothing changes.
+/// and what SQL spells differently): one query body, compiled once per
+/// backend. A pool error returns `DbError` from the caller. For reads:
+/// writes go through a [`Write`] and `db_write!`.
 macro_rules! db_run {
     ($db:expr, |$conn:ident| $body:expr) => {
-        db_run!(@run $db, $conn, pooled, $body, {
-            let $conn = &mut *pooled;
-            $body
-        })
-    };
-    ($db:expr, write |$conn:ident| $body:expr) => {
-        db_run!(@run $db, $conn, pooled, $body, {
-            let mut write = $crate::db::SqliteWrite::begin(pooled).await?;
-            let result: Result<_, $crate::db::DbError> = async {
-                let $conn = write.conn();
-                Ok($body)
-            }
-            .await;
-            write.end(result.is_ok()).await?;
-            result?
-        })
-    };
-    (@run $db:expr, $conn:ident, $pooled:ident, $body:expr, {$($sqlite:tt)*}) => {
         match $db.pool() {
             $crate::db::Pools::Postgres(pool, _) => {
                 #[allow(unused_imports)]
@@ -67,53 +45,127 @@ macro_rules! db_run {
             $crate::db::Pools::Sqlite(pool) => {
                 #[allow(unused_imports)]
                 use $crate::db::schema::sqlite::*;
-                #[allow(unused_mut)]
-                let mut $pooled = pool.get().await.map_err($crate::db::DbError::from)?;
-                $($sqlite)*
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                let $conn = &mut *pooled;
+                $body
             }
         }
     };
 }
 
-/// A pooled SQLite connection between `BEGIN IMMEDIATE` and its `COMMIT` or
-/// `ROLLBACK`. Should it be dropped in between — the request's future was
-/// cancelled: the client left, or the request timed out — it takes the
+/// `db_run!` for a [`Write`]: `$body` runs on its connection, inside its
+/// transaction when it has one.
+macro_rules! db_write {
+    ($write:expr, |$conn:ident| $body:expr) => {
+        match $write.conn() {
+            $crate::db::Conn::Postgres($conn) => {
+                #[allow(unused_imports)]
+                use $crate::db::schema::pg::*;
+                $body
+            }
+            $crate::db::Conn::Sqlite($conn) => {
+                #[allow(unused_imports)]
+                use $crate::db::schema::sqlite::*;
+                $body
+            }
+        }
+    };
+}
+
+/// One connection's writes, from [`Database::write`] or
+/// [`Database::transaction`], ended by [`Write::commit`].
+///
+/// On SQLite it is always a `BEGIN IMMEDIATE` transaction: the write lock is
+/// taken first, where the busy timeout applies (a plain autocommit write
+/// starts as a reader and fails at once with "database is locked" when
+/// another writer commits in between), and a write and the change number it
+/// records commit together. On PostgreSQL `write` runs autocommit statements
+/// (one statement is one round trip) and `transaction` a `BEGIN … COMMIT`.
+///
+/// Dropped inside a transaction — an error, or the request's future
+/// cancelled (the client left, the request timed out) — it takes its
 /// connection out of the pool and closes it, which rolls the transaction
 /// back, instead of handing the next request a connection with a transaction
-/// still open (where its own `BEGIN` would fail).
-pub struct SqliteWrite(Option<Object<SqliteAsync>>);
+/// still open.
+pub struct Write {
+    conn: Option<Pooled>,
+    in_transaction: bool,
+}
 
-impl SqliteWrite {
-    pub async fn begin(conn: Object<SqliteAsync>) -> Result<Self, DbError> {
+enum Pooled {
+    Postgres(Object<AsyncPgConnection>),
+    Sqlite(Object<SqliteAsync>),
+}
+
+/// A [`Write`]'s connection, for `db_write!`.
+pub(crate) enum Conn<'a> {
+    Postgres(&'a mut AsyncPgConnection),
+    Sqlite(&'a mut SqliteAsync),
+}
+
+impl Write {
+    async fn begin(db: &Database, transaction: bool) -> Result<Self, DbError> {
+        let (conn, begin) = match db.pool() {
+            Pools::Postgres(pool, _) => (
+                Pooled::Postgres(pool.get().await?),
+                transaction.then_some("BEGIN"),
+            ),
+            Pools::Sqlite(pool) => (Pooled::Sqlite(pool.get().await?), Some("BEGIN IMMEDIATE")),
+        };
         // Armed before BEGIN is sent: a cancellation while it runs counts too.
-        let mut write = Self(Some(conn));
-        write.conn().batch_execute("BEGIN IMMEDIATE").await?;
+        let mut write = Self {
+            conn: Some(conn),
+            in_transaction: begin.is_some(),
+        };
+        if let Some(begin) = begin {
+            write.execute(begin).await?;
+        }
         Ok(write)
     }
 
-    pub fn conn(&mut self) -> &mut SqliteAsync {
-        self.0
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self
+            .conn
             .as_mut()
             .expect("a write holds its connection until it ends")
+        {
+            Pooled::Postgres(conn) => Conn::Postgres(conn),
+            Pooled::Sqlite(conn) => Conn::Sqlite(conn),
+        }
     }
 
-    /// Commits (or rolls back) and gives the connection back to the pool.
-    pub async fn end(mut self, commit: bool) -> Result<(), DbError> {
-        let end = if commit { "COMMIT" } else { "ROLLBACK" };
-        self.conn().batch_execute(end).await?;
-        drop(self.0.take());
+    async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        match self.conn() {
+            Conn::Postgres(conn) => conn.batch_execute(sql).await?,
+            Conn::Sqlite(conn) => conn.batch_execute(sql).await?,
+        }
+        Ok(())
+    }
+
+    /// Commits what was written and gives the connection back to the pool.
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        if self.in_transaction {
+            self.execute("COMMIT").await?;
+        }
+        self.in_transaction = false;
         Ok(())
     }
 }
 
-impl Drop for SqliteWrite {
+impl Drop for Write {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(Object::take(conn));
+        if !self.in_transaction {
+            return;
+        }
+        match self.conn.take() {
+            Some(Pooled::Postgres(conn)) => drop(Object::take(conn)),
+            Some(Pooled::Sqlite(conn)) => drop(Object::take(conn)),
+            None => {}
         }
     }
 }
 
+pub mod idempotency;
 pub mod tasks;
 
 /// How the pool behaves; every field comes from configuration.
@@ -337,6 +389,18 @@ impl Database {
 
     pub(crate) fn pool(&self) -> &Pools {
         &self.pools
+    }
+
+    /// A connection to write with: one autocommit statement at a time on
+    /// PostgreSQL, a transaction on SQLite (see [`Write`]).
+    pub async fn write(&self) -> Result<Write, DbError> {
+        Write::begin(self, false).await
+    }
+
+    /// A transaction on both backends, for several statements that must
+    /// commit together (a write and its idempotency record).
+    pub async fn transaction(&self) -> Result<Write, DbError> {
+        Write::begin(self, true).await
     }
 
     /// Where the data is, for logs (never a password).

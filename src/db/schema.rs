@@ -28,10 +28,75 @@ pub mod pg {
             due_key -> Nullable<Text>,
             title_folded -> Nullable<Text>,
             description_folded -> Nullable<Text>,
+            version -> Int8,
+            trashed_at -> Nullable<Timestamptz>,
+        }
+    }
+
+    diesel::table! {
+        idempotency_keys (user_id, key) {
+            user_id -> Text,
+            key -> Text,
+            fingerprint -> Binary,
+            status -> Int2,
+            headers -> Text,
+            body -> Binary,
+            created_at -> Timestamptz,
         }
     }
 
     pub type Backend = diesel::pg::Pg;
+
+    diesel::define_sql_function! {
+        /// The owner's next change number, taken in the calling statement's
+        /// transaction (see the 1.2 migration).
+        fn next_change(owner: diesel::sql_types::Text) -> diesel::sql_types::BigInt;
+    }
+
+    /// The change number a write of `owner`'s takes, as an expression of the
+    /// writing statement itself.
+    pub fn next_version(owner: &str) -> next_change<&str> {
+        next_change(owner)
+    }
+
+    /// Records that a statement took `_count` change numbers: `next_change`
+    /// already did, inside it.
+    pub async fn record_changes(
+        _conn: &mut diesel_async::AsyncPgConnection,
+        _owner: &str,
+        _count: usize,
+    ) -> diesel::QueryResult<()> {
+        Ok(())
+    }
+
+    diesel::define_sql_function! {
+        /// Locks the owner's counter (see the 1.2 migration); true when it exists.
+        fn lock_changes(owner: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Bool>;
+    }
+
+    /// A purge's condition that locks the owner's counter before any task row.
+    pub fn changes_locked(owner: &str) -> lock_changes<&str> {
+        lock_changes(owner)
+    }
+
+    /// A purge's change numbers, one per purged task, as `RETURNING` takes them.
+    pub fn purge_changes() -> next_change<tasks::user_id> {
+        next_change(tasks::user_id)
+    }
+
+    /// Holds the lock that says a request with this key is running, until the
+    /// transaction ends; `false` when another transaction holds it (on any
+    /// instance). Transaction-scoped, so it works through a transaction-mode pooler.
+    pub async fn try_lock_key(
+        conn: &mut diesel_async::AsyncPgConnection,
+        lock: i64,
+    ) -> diesel::QueryResult<bool> {
+        use diesel_async::RunQueryDsl;
+        diesel::define_sql_function! {
+            fn pg_try_advisory_xact_lock(key: diesel::sql_types::BigInt) -> diesel::sql_types::Bool;
+        }
+        RunQueryDsl::get_result(diesel::select(pg_try_advisory_xact_lock(lock)), conn).await
+    }
 
     diesel::define_sql_function! {
         /// Where `needle` starts in `haystack` (from 1), 0 when absent: a
@@ -77,10 +142,93 @@ pub mod sqlite {
             due_key -> Nullable<Text>,
             title_folded -> Nullable<Text>,
             description_folded -> Nullable<Text>,
+            version -> BigInt,
+            trashed_at -> Nullable<TimestamptzSqlite>,
+        }
+    }
+
+    diesel::table! {
+        user_changes (user_id) {
+            user_id -> Text,
+            seq -> BigInt,
+        }
+    }
+
+    diesel::table! {
+        idempotency_keys (user_id, key) {
+            user_id -> Text,
+            key -> Text,
+            fingerprint -> Binary,
+            status -> SmallInt,
+            headers -> Text,
+            body -> Binary,
+            created_at -> TimestamptzSqlite,
         }
     }
 
     pub type Backend = diesel::sqlite::Sqlite;
+
+    /// The change number a write of `owner`'s takes: one more than the last,
+    /// read in the write's own statement; the write's transaction holds
+    /// SQLite's write lock, so no other writer takes it too. `record_changes`
+    /// then stores it.
+    pub fn next_version(
+        owner: &str,
+    ) -> diesel::expression::SqlLiteral<
+        diesel::sql_types::BigInt,
+        impl diesel::query_builder::QueryFragment<Backend>,
+    > {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM user_changes WHERE user_id = ",
+        )
+        .bind::<diesel::sql_types::Text, _>(owner.to_owned())
+        .sql(")")
+    }
+
+    /// Moves the owner's counter on by `count` numbers, after a statement that
+    /// took them (in the same transaction).
+    pub async fn record_changes(
+        conn: &mut super::super::SqliteAsync,
+        owner: &str,
+        count: usize,
+    ) -> diesel::QueryResult<()> {
+        use diesel::{prelude::*, upsert::excluded};
+        use diesel_async::RunQueryDsl;
+        if count == 0 {
+            return Ok(());
+        }
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        diesel::insert_into(user_changes::table)
+            .values((user_changes::user_id.eq(owner), user_changes::seq.eq(count)))
+            .on_conflict(user_changes::user_id)
+            .do_update()
+            .set(user_changes::seq.eq(user_changes::seq + excluded(user_changes::seq)))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// The write lock of `BEGIN IMMEDIATE` serialises writers already.
+    pub fn changes_locked(
+        _owner: &str,
+    ) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Bool>> {
+        diesel::dsl::sql("1")
+    }
+
+    /// A purge's change numbers: `record_changes` takes them after the
+    /// statement, so `RETURNING` carries none.
+    pub fn purge_changes() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("0")
+    }
+
+    /// SQLite's write lock, taken by `BEGIN IMMEDIATE`, already serialises
+    /// every write: nothing else can be running with the key.
+    pub async fn try_lock_key(
+        _conn: &mut super::super::SqliteAsync,
+        _lock: i64,
+    ) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
 
     diesel::define_sql_function! {
         /// SQLite's name for PostgreSQL's `strpos`, same arguments, same answers.

@@ -1,7 +1,15 @@
 //! Task queries. Every one takes the owner and filters by it in the same
-//! statement, so another user's task is simply not found. Each is one round
+//! statement, so another user's task is simply not found; trashed tasks are
+//! left out by `live_tasks!`, the one place that says so. Each is one round
 //! trip, written once for both backends (see `db_run!`); a listing with
 //! `include_total` adds a second statement, the count (`tasks/list.rs`).
+//!
+//! Every write takes the owner's next change number in the same statement
+//! (`next_version`, see the 1.2 migration) and stores it as the task's
+//! `version`; on SQLite `record_changes` then moves the counter on, in the
+//! same transaction. A write with a precondition (`If-Match`) checks it in
+//! its own `WHERE`: the check and the write cannot be told apart by a
+//! concurrent writer.
 //!
 //! Writes read their result to the end (`load`, never `get_result`): a
 //! PostgreSQL statement outside a transaction commits at the protocol's
@@ -14,8 +22,49 @@ use chrono::{DateTime, NaiveDate, NaiveTime, SubsecRound, Utc};
 use diesel::{dsl::not, prelude::*};
 use diesel_async::RunQueryDsl;
 
-use super::{Database, DbError};
-use crate::domain::{Due, NewTask, Priority, Tags, Task, TaskChanges, UserId, fold};
+use super::{Database, DbError, Write};
+use crate::domain::{Due, NewTask, Precondition, Priority, Tags, Task, TaskChanges, UserId, fold};
+
+/// The owner's live tasks (not in the trash): every task route reads and
+/// writes only these. The one place trashed tasks are left out.
+macro_rules! live_tasks {
+    ($owner:expr) => {
+        tasks::user_id
+            .eq($owner.as_str())
+            .and(tasks::trashed_at.is_null())
+    };
+}
+
+/// The owner's task `$id`, when it is live.
+macro_rules! live_task {
+    ($owner:expr, $id:expr) => {
+        tasks::id.eq($id).and(live_tasks!($owner))
+    };
+}
+
+/// The owner's trashed task `$id`.
+macro_rules! trashed_task {
+    ($owner:expr, $id:expr) => {
+        tasks::id
+            .eq($id)
+            .and(tasks::user_id.eq($owner.as_str()))
+            .and(tasks::trashed_at.is_not_null())
+    };
+}
+
+/// A write's precondition as a condition of its `WHERE` (one statement
+/// shape for all three cases, so one prepared statement).
+macro_rules! meets {
+    ($precondition:expr) => {{
+        let (versions, unconditional) = match $precondition {
+            None | Some(Precondition::Exists) => (Vec::new(), true),
+            Some(Precondition::VersionIn(versions)) => (versions.clone(), false),
+        };
+        tasks::version
+            .eq_any(versions)
+            .or(unconditional.into_sql::<diesel::sql_types::Bool>())
+    }};
+}
 
 /// The columns every query returns, in `TaskRow`'s order. (`user_id` is the
 /// owner every query is given; the folded text and the due sort key are
@@ -35,6 +84,8 @@ macro_rules! task_columns {
             tasks::due_time,
             tasks::due_tz,
             tasks::due_at,
+            tasks::version,
+            tasks::trashed_at,
         )
     };
 }
@@ -54,6 +105,8 @@ struct TaskRow {
     due_time: Option<NaiveTime>,
     due_tz: Option<String>,
     due_at: Option<DateTime<Utc>>,
+    version: i64,
+    trashed_at: Option<DateTime<Utc>>,
 }
 
 impl TaskRow {
@@ -74,8 +127,15 @@ impl TaskRow {
             ),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            version: self.version,
+            trashed_at: self.trashed_at,
         }
     }
+}
+
+/// The one row a single-task write returned, as the owner's task.
+fn first(rows: Vec<TaskRow>, owner: &UserId) -> Option<Task> {
+    rows.into_iter().next().map(|row| row.into_task(owner))
 }
 
 /// A due date as its five columns: date, time, zone, instant, sort key.
@@ -102,7 +162,9 @@ fn due_columns(due: Option<&Due>) -> DueColumns {
 }
 
 mod list;
+mod trash;
 pub use list::{Page, list};
+pub use trash::{empty_trash, list_trash, purge, purge_trashed_before, restore, trash};
 
 /// The server's clock, at the microsecond precision both backends store, so
 /// what is returned equals what is stored.
@@ -113,12 +175,13 @@ fn now() -> DateTime<Utc> {
 /// Inserts the task unless the owner already has `max_tasks` (when set):
 /// `None` then. The count and the insert are one statement
 /// (`INSERT … SELECT … WHERE NOT EXISTS (the owner's max_tasks-th task)`), an
-/// index probe that stops at the limit, not a count of every task. On SQLite
-/// writes are serialised, so the limit is exact; on PostgreSQL concurrent
-/// creates of one user can overshoot it by at most the number in flight.
-/// Without a limit there is no probe: a plain `INSERT … SELECT`.
+/// index probe that stops at the limit, not a count of every task (trashed
+/// tasks count: they are still stored). On SQLite writes are serialised, so
+/// the limit is exact; on PostgreSQL concurrent creates of one user can
+/// overshoot it by at most the number in flight. Without a limit there is no
+/// probe: a plain `INSERT … SELECT`.
 pub async fn create(
-    db: &Database,
+    write: &mut Write,
     owner: &UserId,
     new: &NewTask,
     max_tasks: Option<u32>,
@@ -129,78 +192,80 @@ pub async fn create(
     let tags = new.tags.to_column();
     let (due_date, due_time, due_tz, due_at, due_key) = due_columns(new.due.as_ref());
     let (title_folded, description_folded) = (fold(new.title.as_str()), description.map(fold));
-    let rows: Vec<TaskRow> = db_run!(
-        db,
-        write | conn | {
-            let row = diesel::select((
-                owner.as_str().into_sql::<SqlTypeOf<tasks::user_id>>(),
-                new.title.as_str().into_sql::<SqlTypeOf<tasks::title>>(),
-                description.into_sql::<SqlTypeOf<tasks::description>>(),
-                false.into_sql::<SqlTypeOf<tasks::completed>>(),
-                at.into_sql::<SqlTypeOf<tasks::created_at>>(),
-                at.into_sql::<SqlTypeOf<tasks::updated_at>>(),
-                new.priority.rank().into_sql::<SqlTypeOf<tasks::priority>>(),
-                tags.as_str().into_sql::<SqlTypeOf<tasks::tags>>(),
-                due_date.into_sql::<SqlTypeOf<tasks::due_date>>(),
-                due_time.into_sql::<SqlTypeOf<tasks::due_time>>(),
-                due_tz.into_sql::<SqlTypeOf<tasks::due_tz>>(),
-                due_at.into_sql::<SqlTypeOf<tasks::due_at>>(),
-                due_key.as_deref().into_sql::<SqlTypeOf<tasks::due_key>>(),
-                Some(title_folded.as_str()).into_sql::<SqlTypeOf<tasks::title_folded>>(),
-                description_folded
-                    .as_deref()
-                    .into_sql::<SqlTypeOf<tasks::description_folded>>(),
-            ));
-            let columns = (
-                tasks::user_id,
-                tasks::title,
-                tasks::description,
-                tasks::completed,
-                tasks::created_at,
-                tasks::updated_at,
-                tasks::priority,
-                tasks::tags,
-                tasks::due_date,
-                tasks::due_time,
-                tasks::due_tz,
-                tasks::due_at,
-                tasks::due_key,
-                tasks::title_folded,
-                tasks::description_folded,
-            );
-            match max_tasks {
-                // OFFSET max-1 finds the max-th task, if the owner has one.
-                Some(max) => {
-                    let full = tasks::table
-                        .filter(tasks::user_id.eq(owner.as_str()))
-                        .select(tasks::id)
-                        .offset(i64::from(max.max(1) - 1))
-                        .limit(1);
-                    diesel::insert_into(tasks::table)
-                        .values(row.filter(not(exists(full))))
-                        .into_columns(columns)
-                        .returning(task_columns!())
-                        .load(conn)
-                        .await?
-                }
-                None => {
-                    diesel::insert_into(tasks::table)
-                        .values(row)
-                        .into_columns(columns)
-                        .returning(task_columns!())
-                        .load(conn)
-                        .await?
-                }
+    let rows: Vec<TaskRow> = db_write!(write, |conn| {
+        let row = diesel::select((
+            owner.as_str().into_sql::<SqlTypeOf<tasks::user_id>>(),
+            new.title.as_str().into_sql::<SqlTypeOf<tasks::title>>(),
+            description.into_sql::<SqlTypeOf<tasks::description>>(),
+            false.into_sql::<SqlTypeOf<tasks::completed>>(),
+            at.into_sql::<SqlTypeOf<tasks::created_at>>(),
+            at.into_sql::<SqlTypeOf<tasks::updated_at>>(),
+            new.priority.rank().into_sql::<SqlTypeOf<tasks::priority>>(),
+            tags.as_str().into_sql::<SqlTypeOf<tasks::tags>>(),
+            due_date.into_sql::<SqlTypeOf<tasks::due_date>>(),
+            due_time.into_sql::<SqlTypeOf<tasks::due_time>>(),
+            due_tz.into_sql::<SqlTypeOf<tasks::due_tz>>(),
+            due_at.into_sql::<SqlTypeOf<tasks::due_at>>(),
+            due_key.as_deref().into_sql::<SqlTypeOf<tasks::due_key>>(),
+            Some(title_folded.as_str()).into_sql::<SqlTypeOf<tasks::title_folded>>(),
+            description_folded
+                .as_deref()
+                .into_sql::<SqlTypeOf<tasks::description_folded>>(),
+            next_version(owner.as_str()),
+        ));
+        let columns = (
+            tasks::user_id,
+            tasks::title,
+            tasks::description,
+            tasks::completed,
+            tasks::created_at,
+            tasks::updated_at,
+            tasks::priority,
+            tasks::tags,
+            tasks::due_date,
+            tasks::due_time,
+            tasks::due_tz,
+            tasks::due_at,
+            tasks::due_key,
+            tasks::title_folded,
+            tasks::description_folded,
+            tasks::version,
+        );
+        let rows: Vec<TaskRow> = match max_tasks {
+            // OFFSET max-1 finds the max-th task, if the owner has one.
+            Some(max) => {
+                let full = tasks::table
+                    .filter(tasks::user_id.eq(owner.as_str()))
+                    .select(tasks::id)
+                    .offset(i64::from(max.max(1) - 1))
+                    .limit(1);
+                diesel::insert_into(tasks::table)
+                    .values(row.filter(not(exists(full))))
+                    .into_columns(columns)
+                    .returning(task_columns!())
+                    .load(conn)
+                    .await?
             }
-        }
-    );
-    Ok(rows.into_iter().next().map(|row| row.into_task(owner)))
+            None => {
+                diesel::insert_into(tasks::table)
+                    .values(row)
+                    .into_columns(columns)
+                    .returning(task_columns!())
+                    .load(conn)
+                    .await?
+            }
+        };
+        record_changes(conn, owner.as_str(), rows.len()).await?;
+        rows
+    });
+    Ok(first(rows, owner))
 }
 
+/// The owner's live task.
 pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
     let row: Option<TaskRow> = db_run!(db, |conn| {
         tasks::table
-            .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
+            .filter(live_task!(owner, id))
             .select(task_columns!())
             .first(conn)
             .await
@@ -209,12 +274,42 @@ pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>
     Ok(row.map(|row| row.into_task(owner)))
 }
 
-/// Applies the changes and moves `updated_at`; `None` when the owner has no such task.
+/// The version of the owner's task, live (`trashed` false) or in the trash:
+/// after a conditional write found nothing, whether the task is missing
+/// (404) or its precondition failed (412, with this version's ETag).
+pub async fn version_of(
+    write: &mut Write,
+    owner: &UserId,
+    id: i64,
+    trashed: bool,
+) -> Result<Option<i64>, DbError> {
+    Ok(db_write!(write, |conn| {
+        if trashed {
+            tasks::table
+                .filter(trashed_task!(owner, id))
+                .select(tasks::version)
+                .first(conn)
+                .await
+                .optional()?
+        } else {
+            tasks::table
+                .filter(live_task!(owner, id))
+                .select(tasks::version)
+                .first(conn)
+                .await
+                .optional()?
+        }
+    }))
+}
+
+/// Applies the changes and moves `updated_at`; `None` when the owner has no
+/// such live task or it does not meet `precondition`.
 pub async fn update(
-    db: &Database,
+    write: &mut Write,
     owner: &UserId,
     id: i64,
     changes: &TaskChanges,
+    precondition: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
     let title = changes.title.as_ref().map(|t| t.as_str());
     let title_folded = title.map(fold);
@@ -226,84 +321,76 @@ pub async fn update(
     let tags = changes.tags.as_ref().map(Tags::to_column);
     let due = changes.due.as_ref().map(|due| due_columns(due.as_ref()));
     let at = now();
-    let rows: Vec<TaskRow> = db_run!(
-        db,
-        write | conn | {
-            diesel::update(tasks::table)
-                .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-                // An absent (`None`) assignment is left out of the SET clause.
-                .set((
-                    title.map(|title| tasks::title.eq(title)),
-                    title_folded
-                        .as_deref()
-                        .map(|folded| tasks::title_folded.eq(folded)),
-                    description.map(|description| tasks::description.eq(description)),
-                    description_folded
-                        .as_ref()
-                        .map(|folded| tasks::description_folded.eq(folded.as_deref())),
-                    changes
-                        .completed
-                        .map(|completed| tasks::completed.eq(completed)),
-                    changes
-                        .priority
-                        .map(|priority| tasks::priority.eq(priority.rank())),
-                    tags.as_deref().map(|tags| tasks::tags.eq(tags)),
-                    due.as_ref().map(|(date, time, zone, due_at, key)| {
-                        (
-                            tasks::due_date.eq(*date),
-                            tasks::due_time.eq(*time),
-                            tasks::due_tz.eq(*zone),
-                            tasks::due_at.eq(*due_at),
-                            tasks::due_key.eq(key.as_deref()),
-                        )
-                    }),
-                    tasks::updated_at.eq(at),
-                ))
-                .returning(task_columns!())
-                .load(conn)
-                .await?
-        }
-    );
-    Ok(rows.into_iter().next().map(|row| row.into_task(owner)))
+    let rows: Vec<TaskRow> = db_write!(write, |conn| {
+        let rows: Vec<TaskRow> = diesel::update(tasks::table)
+            .filter(live_task!(owner, id).and(meets!(precondition)))
+            // An absent (`None`) assignment is left out of the SET clause.
+            .set((
+                title.map(|title| tasks::title.eq(title)),
+                title_folded
+                    .as_deref()
+                    .map(|folded| tasks::title_folded.eq(folded)),
+                description.map(|description| tasks::description.eq(description)),
+                description_folded
+                    .as_ref()
+                    .map(|folded| tasks::description_folded.eq(folded.as_deref())),
+                changes
+                    .completed
+                    .map(|completed| tasks::completed.eq(completed)),
+                changes
+                    .priority
+                    .map(|priority| tasks::priority.eq(priority.rank())),
+                tags.as_deref().map(|tags| tasks::tags.eq(tags)),
+                due.as_ref().map(|(date, time, zone, due_at, key)| {
+                    (
+                        tasks::due_date.eq(*date),
+                        tasks::due_time.eq(*time),
+                        tasks::due_tz.eq(*zone),
+                        tasks::due_at.eq(*due_at),
+                        tasks::due_key.eq(key.as_deref()),
+                    )
+                }),
+                tasks::updated_at.eq(at),
+                tasks::version.eq(next_version(owner.as_str())),
+            ))
+            .returning(task_columns!())
+            .load(conn)
+            .await?;
+        record_changes(conn, owner.as_str(), rows.len()).await?;
+        rows
+    });
+    Ok(first(rows, owner))
 }
 
 /// Flips `completed` in the database itself, so concurrent toggles all count.
-pub async fn toggle(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
+pub async fn toggle(
+    write: &mut Write,
+    owner: &UserId,
+    id: i64,
+    precondition: Option<&Precondition>,
+) -> Result<Option<Task>, DbError> {
     let at = now();
-    let rows: Vec<TaskRow> = db_run!(
-        db,
-        write | conn | {
-            diesel::update(tasks::table)
-                .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-                .set((
-                    tasks::completed.eq(not(tasks::completed)),
-                    tasks::updated_at.eq(at),
-                ))
-                .returning(task_columns!())
-                .load(conn)
-                .await?
-        }
-    );
-    Ok(rows.into_iter().next().map(|row| row.into_task(owner)))
-}
-
-/// `true` when the owner's task existed and is now gone.
-pub async fn delete(db: &Database, owner: &UserId, id: i64) -> Result<bool, DbError> {
-    let deleted = db_run!(
-        db,
-        write | conn | {
-            diesel::delete(tasks::table)
-                .filter(tasks::id.eq(id).and(tasks::user_id.eq(owner.as_str())))
-                .execute(conn)
-                .await?
-        }
-    );
-    Ok(deleted > 0)
+    let rows: Vec<TaskRow> = db_write!(write, |conn| {
+        let rows: Vec<TaskRow> = diesel::update(tasks::table)
+            .filter(live_task!(owner, id).and(meets!(precondition)))
+            .set((
+                tasks::completed.eq(not(tasks::completed)),
+                tasks::updated_at.eq(at),
+                tasks::version.eq(next_version(owner.as_str())),
+            ))
+            .returning(task_columns!())
+            .load(conn)
+            .await?;
+        record_changes(conn, owner.as_str(), rows.len()).await?;
+        rows
+    });
+    Ok(first(rows, owner))
 }
 
 /// Folds the search text of rows written before 1.1 that the migration
 /// could not fold in SQL (non-ASCII text): a batch at a time, until none is
 /// left. Returns how many rows it folded. Run at start-up, after migrating.
+/// (Not a change of the task's: its version stays.)
 pub async fn fold_unfolded(db: &Database) -> Result<usize, DbError> {
     const BATCH: i64 = 500;
     let mut folded = 0;
@@ -322,18 +409,17 @@ pub async fn fold_unfolded(db: &Database) -> Result<usize, DbError> {
         }
         for (id, title, description) in rows {
             let (title, description) = (fold(&title), description.as_deref().map(fold));
-            db_run!(
-                db,
-                write | conn | {
-                    diesel::update(tasks::table.filter(tasks::id.eq(id)))
-                        .set((
-                            tasks::title_folded.eq(&title),
-                            tasks::description_folded.eq(&description),
-                        ))
-                        .execute(conn)
-                        .await?
-                }
-            );
+            let mut write = db.write().await?;
+            db_write!(write, |conn| {
+                diesel::update(tasks::table.filter(tasks::id.eq(id)))
+                    .set((
+                        tasks::title_folded.eq(&title),
+                        tasks::description_folded.eq(&description),
+                    ))
+                    .execute(conn)
+                    .await?
+            });
+            write.commit().await?;
             folded += 1;
         }
     }

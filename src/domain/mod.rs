@@ -1,5 +1,6 @@
 //! Plain Rust types and rules: no web framework, no database.
 
+pub mod conditional;
 mod cursor;
 pub mod due;
 mod listing;
@@ -8,6 +9,7 @@ mod task;
 
 use std::fmt;
 
+pub use conditional::{EntityTags, IdempotencyKey, Precondition, task_etag};
 pub use due::Due;
 pub use listing::{
     DueBound, DueCondition, DueWindow, LIMIT_MAX, ListParams, ListQuery, OFFSET_MAX,

@@ -22,6 +22,10 @@ pub struct Task {
     pub due: Option<Due>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The owner's change number of the task's last write (its ETag).
+    pub version: i64,
+    /// When it was moved to the trash; `None` for a live task.
+    pub trashed_at: Option<DateTime<Utc>>,
 }
 
 /// A title of 1–200 characters as sent, not only whitespace, free of NUL;

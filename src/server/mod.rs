@@ -1,6 +1,7 @@
 //! Start-up and shutdown of the HTTP server.
 
 mod connections;
+pub mod maintenance;
 
 pub use connections::ConnectionLimits;
 
@@ -14,7 +15,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    api::AppState,
+    api::{AppState, IdempotencySettings},
     app::build_app,
     auth::{TokenVerifier, mint_token},
     config::{Config, ConfigError, DatabaseConfig},
@@ -164,8 +165,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         db: db.clone(),
         verifier,
         max_tasks_per_user: config.max_tasks_per_user,
+        idempotency: IdempotencySettings::new(config.idempotency_retention),
     };
     let app = build_app(state, &config.cors_origins, config.request_timeout);
+    let maintenance = maintenance::Maintenance {
+        trash_retention: config.trash_retention,
+        idempotency_retention: config.idempotency_retention,
+        interval: config.maintenance_interval,
+    }
+    .spawn(db.clone());
 
     tracing::info!("listening on http://{addr} (Swagger UI at http://{addr}/docs)");
     if let (true, Some(secret)) = (config.auth.dev_mode, &config.auth.shared_secret) {
@@ -178,6 +186,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     connections::serve(listener, app, limits, shutdown_signal(), SHUTDOWN_GRACE).await?;
+    // A purge cut short rolls back: its connection is closed with it.
+    maintenance.abort();
     db.close();
     tracing::info!("stopped");
     Ok(())

@@ -31,6 +31,13 @@ pub struct TaskJson {
     created_at: Timestamp,
     /// When the task last changed (RFC 3339, UTC); equals `created_at` until then.
     updated_at: Timestamp,
+    /// The user's change number of the task's last write: it grows with every
+    /// change (create, update, completion, trash, restore), and its `ETag` is this
+    /// number in quotes. `0` for a task not written since the server gained versions.
+    version: i64,
+    /// When the task was moved to the trash (RFC 3339, UTC); `null` unless it is
+    /// in the trash, so only the trash listing shows a date here.
+    trashed_at: Nullable<Timestamp>,
 }
 
 impl From<Task> for TaskJson {
@@ -46,14 +53,16 @@ impl From<Task> for TaskJson {
             due: Nullable(task.due.map(DueJson::from)),
             created_at: Timestamp(task.created_at),
             updated_at: Timestamp(task.updated_at),
+            version: task.version,
+            trashed_at: Nullable(task.trashed_at.map(Timestamp)),
         }
     }
 }
 
 impl BodySize for TaskJson {
     fn body_size(&self) -> usize {
-        // Keys, punctuation, id and two timestamps take about 150 bytes.
-        200 + self.user_id.len()
+        // Keys, punctuation, id, version and three timestamps take about 230 bytes.
+        260 + self.user_id.len()
             + self.title.len()
             + self.description.0.as_ref().map_or(0, String::len)
             + self.tags.iter().map(|tag| tag.len() + 3).sum::<usize>()
@@ -120,6 +129,8 @@ impl poem_openapi::types::Example for TaskJson {
             })),
             created_at: Timestamp(at),
             updated_at: Timestamp(at),
+            version: 7,
+            trashed_at: Nullable(None),
         }
     }
 }
