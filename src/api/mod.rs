@@ -58,8 +58,18 @@ pub fn service() -> OpenApiService<(tasks::TasksApi, tasks::TrashApi, health::He
     )
     .description(
         "Tasks of the users of a todo app. Every task route is scoped by the user in \
-             the path, which must be the subject of the bearer token. Errors are RFC 9457 \
-             problem JSON with a human-readable `detail`.",
+         the path, which must be the subject of the bearer token. Errors are RFC 9457 \
+         problem JSON with a human-readable `detail`.\n\n\
+         **Safe writes.** Every task carries a `version` (its `ETag`, `\"8\"`). Send it \
+         back in `If-Match` to change or delete the task only if nobody changed it since \
+         (otherwise 412, with the current `ETag`), or in `If-None-Match` to read it only \
+         if it changed (otherwise 304). Send an `Idempotency-Key` (a UUID made per user \
+         action) with a write to make retries safe: a retry of the same request gets the \
+         first answer again, marked `Idempotent-Replayed: true`, and changes nothing; \
+         while the first is still running a retry gets 409 with `Retry-After`; the same key \
+         with another request is a 422. `k` and `\"k\"` are the same key. Keys are kept \
+         24 hours per user. A deleted task goes to the trash, where it can be restored \
+         until it is purged (after 30 days by default).",
     )
     .server(
         // Plain text: Swagger UI shows it in a `<select>`, where Markdown stays raw.

@@ -13,7 +13,7 @@ use super::{
     problem::{ApiError, ErrorSet, statuses::*},
     schema::FastJson,
     security::TaskOwner,
-    writes::{NoIfMatch, WriteHeaders, Writing, Written},
+    writes::{NoIfMatch, WriteHeaders, Writing, Written, raw_header},
 };
 use crate::{
     db,
@@ -239,12 +239,21 @@ async fn written(
 /// The weak ETag of a listing, unless its answer depends on the clock
 /// (`due=overdue|today|week`): the same change number then does not mean
 /// the same tasks.
-fn list_etag(request: &Request, latest_change: i64) -> String {
+///
+/// An empty page has no change number to show (no row carried it): its tag
+/// says "empty" instead, with the total when asked for, which is all such a
+/// page shows and stays true while the page stays empty.
+fn list_etag(request: &Request, page: &db::tasks::Page) -> String {
     let query = request.uri().query().unwrap_or("");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, query.as_bytes());
+    let state = match (page.latest_change, page.total) {
+        (Some(latest), _) => latest.to_string(),
+        (None, Some(total)) => format!("empty{total}"),
+        (None, None) => "empty".to_owned(),
+    };
     format!(
         "W/\"{}\"",
-        domain::conditional::list_etag_opaque(latest_change, digest.as_ref())
+        domain::conditional::list_etag_opaque(&state, digest.as_ref())
     )
 }
 
@@ -358,10 +367,10 @@ impl TasksApi {
         /// The `ETag` of an earlier answer to the same request (`W/"42-1f0c9a3be2d4"`):
         /// 304 while none of the user's tasks changed since.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
+        _if_none_match: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<TaskList, ErrorSet<LIST>> {
-        let if_none_match = parse_if_none_match(if_none_match.0.as_deref())?;
+        let if_none_match = parse_if_none_match(request)?;
         let clock_bound = matches!(
             due.0,
             Some(DueParam::Overdue | DueParam::Today | DueParam::Week)
@@ -397,7 +406,7 @@ impl TasksApi {
         }
         .resolve(chrono::Utc::now())?;
         let page = db::tasks::list(&state.db, &owner.0, &query).await?;
-        let etag = (!clock_bound).then(|| list_etag(request, page.latest_change));
+        let etag = (!clock_bound).then(|| list_etag(request, &page));
         if let (Some(etag), Some(tags)) = (&etag, &if_none_match)
             && tags.matches_weakly(opaque(etag))
         {
@@ -439,17 +448,17 @@ impl TasksApi {
         /// The user's id: must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
-        /// Makes retries safe (see "Safe writes" in the API description), e.g.
+        /// Makes retries safe (see "Safe writes" in the API description): a key made per user action, e.g.
         /// `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
         _if_match: NoIfMatch,
         body: JsonBody<TaskCreate>,
     ) -> Result<Written<CreatedTask>, ErrorSet<CREATE>> {
-        let headers = WriteHeaders::parse(None, idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, false)?;
         let canonical = body.canonical();
         let new_task = body.into_new_task()?;
         let mut writing =
@@ -487,10 +496,12 @@ impl TasksApi {
         method = "get",
         operation_id = "get_task"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn get(
         &self,
         owner: TaskOwner,
         state: Data<&AppState>,
+        request: &Request,
         /// The user's id: must equal the token's subject.
         #[oai(name = "user_id")]
         _user_id: Path<String>,
@@ -498,10 +509,10 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` of the copy the client holds (`"8"`): 304 while it is current.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
+        _if_none_match: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<ReadTask, ErrorSet<ONE_TASK>> {
-        let if_none_match = parse_if_none_match(if_none_match.0.as_deref())?;
+        let if_none_match = parse_if_none_match(request)?;
         let task = db::tasks::find(&state.db, &owner.0, id.0)
             .await?
             .ok_or(ApiError::TaskNotFound)?;
@@ -540,16 +551,16 @@ impl TasksApi {
         /// The `ETag` the change was made from (`"8"`), or `*`: applied only if the
         /// task is still at that version, else 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskUpdate>,
     ) -> Result<Written<OneTask>, ErrorSet<CHANGE_ONE_TASK>> {
-        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, true)?;
         let canonical = body.canonical();
         let changes = body.into_changes()?;
         let mut writing =
@@ -588,15 +599,15 @@ impl TasksApi {
         /// The `ETag` the client saw (`"8"`), or `*`: deleted only if the task is
         /// still at that version, else 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
     ) -> Result<Written<TrashedTask>, ErrorSet<DELETE_ONE_TASK>> {
-        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, true)?;
         let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
             Ok(writing) => writing,
             Err(answered) => return Ok(answered.into()),
@@ -638,16 +649,16 @@ impl TasksApi {
         /// The `ETag` the client saw (`"8"`), or `*`: applied only if the task is
         /// still at that version, else 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskCompletion>,
     ) -> Result<Written<OneTask>, ErrorSet<CHANGE_ONE_TASK>> {
-        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, true)?;
         let canonical = body.canonical();
         let completed = body.into_completed()?;
         let mut writing =
@@ -672,10 +683,10 @@ impl TasksApi {
 }
 
 /// `If-None-Match`, parsed (malformed: a 422 naming it).
-pub fn parse_if_none_match(value: Option<&str>) -> Result<Option<EntityTags>, ApiError> {
-    value
+pub fn parse_if_none_match(request: &Request) -> Result<Option<EntityTags>, ApiError> {
+    raw_header(request, "if-none-match")
         .map(|value| {
-            EntityTags::parse(value).map_err(|message| {
+            EntityTags::parse(&value).map_err(|message| {
                 ApiError::Invalid(domain::ValidationError(vec![domain::FieldError::new(
                     "If-None-Match",
                     message,

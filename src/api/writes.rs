@@ -93,8 +93,29 @@ pub struct WriteHeaders {
     key: Option<IdempotencyKey>,
 }
 
+/// A request header's value as sent (several lines joined by commas, as
+/// RFC 9110 §5.3 allows), also when it is not visible ASCII, which
+/// poem-openapi's typed headers would take for absent.
+pub fn raw_header(request: &Request, name: &str) -> Option<String> {
+    let mut values = request.headers().get_all(name).iter().peekable();
+    values.peek()?;
+    let joined: Vec<String> = values
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect();
+    Some(joined.join(", "))
+}
+
 impl WriteHeaders {
-    pub fn parse(
+    /// `If-Match` (when the route takes it) and `Idempotency-Key`, from the request.
+    pub fn of(request: &Request, conditional: bool) -> Result<Self, ValidationError> {
+        let if_match = conditional
+            .then(|| raw_header(request, "if-match"))
+            .flatten();
+        let key = raw_header(request, "idempotency-key");
+        Self::parse(if_match.as_deref(), key.as_deref())
+    }
+
+    fn parse(
         if_match: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<Self, ValidationError> {
@@ -160,31 +181,37 @@ impl Writing {
         let mut db = state.db.transaction().await.map_err(error_response)?;
         let kept_since = chrono::Utc::now()
             - chrono::Duration::from_std(state.idempotency.retention).unwrap_or_default();
-        match db::idempotency::claim(&mut db, owner, key, kept_since)
+        let answer = match db::idempotency::claim(&mut db, owner, key, kept_since)
             .await
             .map_err(error_response)?
         {
-            Claim::First => Ok(Self {
-                db,
-                keyed: Some(Keyed {
-                    owner: owner.clone(),
-                    key: key.clone(),
-                    fingerprint,
-                    _running: running,
-                }),
-            }),
-            Claim::Running => Err(ApiError::KeyInUse.as_response()),
+            Claim::First => {
+                return Ok(Self {
+                    db,
+                    keyed: Some(Keyed {
+                        owner: owner.clone(),
+                        key: key.clone(),
+                        fingerprint,
+                        _running: running,
+                    }),
+                });
+            }
+            Claim::Running => ApiError::KeyInUse.as_response(),
             Claim::Answered(outcome) if outcome.fingerprint != fingerprint => {
-                Err(ApiError::Invalid(ValidationError(vec![FieldError::new(
+                ApiError::Invalid(ValidationError(vec![FieldError::new(
                     "Idempotency-Key",
                     "was already used for a different request (another method, path, If-Match \
                      or body) in the last IDEMPOTENCY_RETENTION_HOURS: use a new key for a new \
                      request",
                 )]))
-                .as_response())
+                .as_response()
             }
-            Claim::Answered(outcome) => Err(replay(outcome)),
-        }
+            Claim::Answered(outcome) => replay(outcome),
+        };
+        // Nothing was written: the connection goes back to the pool (a
+        // failed ROLLBACK closes it instead, which rolls back too).
+        let _ = db.rollback().await;
+        Err(answer)
     }
 
     /// Ends the write with its outcome: commits it (storing the response

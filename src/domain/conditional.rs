@@ -155,10 +155,11 @@ impl IdempotencyKey {
     }
 }
 
-/// The weak tag of a listing: the owner's last change number and a digest of
-/// the query, so another query of the same tasks has another tag.
-pub fn list_etag_opaque(latest_change: i64, query_digest: &[u8]) -> String {
-    let mut opaque = format!("{latest_change}-");
+/// The weak tag of a listing: what the tasks' state is known by (the
+/// owner's last change number) and a digest of the query, so another query
+/// of the same tasks has another tag.
+pub fn list_etag_opaque(state: &str, query_digest: &[u8]) -> String {
+    let mut opaque = format!("{state}-");
     for byte in query_digest.iter().take(6) {
         let _ = write!(opaque, "{byte:02x}");
     }
@@ -253,7 +254,7 @@ mod tests {
     #[test]
     fn list_tags_carry_the_change_number_and_the_query() {
         assert_eq!(
-            list_etag_opaque(42, &[0xab, 0xcd, 1, 2, 3, 4, 5]),
+            list_etag_opaque("42", &[0xab, 0xcd, 1, 2, 3, 4, 5]),
             "42-abcd01020304"
         );
     }

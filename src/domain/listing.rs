@@ -541,6 +541,8 @@ mod tests {
             due: None,
             created_at: now(),
             updated_at: now(),
+            version: 1,
+            trashed_at: None,
         }
     }
 

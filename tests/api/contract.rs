@@ -74,7 +74,29 @@ fn spec() -> Value {
 #[test]
 fn every_task_operation_documents_its_errors_and_its_security() {
     let spec = spec();
-    let single_task = ["get_task", "update_task", "delete_task", "complete_task"];
+    let single_task = [
+        "get_task",
+        "update_task",
+        "delete_task",
+        "complete_task",
+        "restore_task",
+        "purge_task",
+    ];
+    let conditional = [
+        "update_task",
+        "delete_task",
+        "complete_task",
+        "restore_task",
+    ];
+    let idempotent = [
+        "create_task",
+        "update_task",
+        "delete_task",
+        "complete_task",
+        "restore_task",
+        "purge_task",
+        "empty_trash",
+    ];
     let with_body = ["create_task", "update_task", "complete_task"];
     let mut seen = Vec::new();
     for (path, operations) in spec["paths"].as_object().unwrap() {
@@ -105,6 +127,44 @@ fn every_task_operation_documents_its_errors_and_its_security() {
             if !single_task.contains(&id) {
                 assert!(!responses.contains_key("404"), "{id} never answers 404");
             }
+            let params: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "header")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            assert_eq!(
+                params.contains(&"If-Match"),
+                conditional.contains(&id),
+                "{id}: If-Match"
+            );
+            if conditional.contains(&id) {
+                assert!(
+                    responses["412"]["headers"]["ETag"].is_object(),
+                    "{id}: a 412 names the current ETag"
+                );
+            }
+            assert_eq!(
+                params.contains(&"Idempotency-Key"),
+                idempotent.contains(&id),
+                "{id}: Idempotency-Key"
+            );
+            if idempotent.contains(&id) {
+                assert!(
+                    responses["409"]["headers"]["Retry-After"].is_object(),
+                    "{id}: a 409 for a key in use says when to retry"
+                );
+                let success = responses
+                    .iter()
+                    .find(|(status, _)| status.starts_with('2'))
+                    .unwrap()
+                    .1;
+                assert!(
+                    success["headers"]["Idempotent-Replayed"].is_object(),
+                    "{id}: a replay is marked"
+                );
+            }
             assert!(responses["401"]["headers"]["WWW-Authenticate"].is_object());
             assert!(responses["503"]["headers"]["Retry-After"].is_object());
             assert_eq!(
@@ -121,8 +181,12 @@ fn every_task_operation_documents_its_errors_and_its_security() {
             "complete_task",
             "create_task",
             "delete_task",
+            "empty_trash",
             "get_task",
             "list_tasks",
+            "list_trash",
+            "purge_task",
+            "restore_task",
             "update_task"
         ]
     );

@@ -7,7 +7,7 @@ use std::{
 
 use poem::{EndpointExt, http::Method, test::TestClient};
 use todo_api::{
-    api::AppState,
+    api::{AppState, IdempotencySettings},
     app::build_app,
     auth::TokenVerifier,
     db::{Database, PoolSettings},
@@ -50,6 +50,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         db,
         verifier: Arc::new(TokenVerifier::with_shared_secret(SECRET, 0)),
         max_tasks_per_user: None,
+        idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
     };
     let client = TestClient::new(build_app(state, &[], Duration::from_secs(30)).map_to_response());
     let alice = TestUser::new("alice");

@@ -22,6 +22,7 @@ mod readme;
 mod resilience;
 mod richer;
 mod round_trips;
+mod safe_writes;
 mod support;
 mod tasks;
 mod upgrade;

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::{Backend, SECRET, TestApp, TestUser, id_of};
 use todo_api::auth::TokenVerifier;
 
-async fn the_task_limit_is_a_409_that_names_it_and_deleting_makes_room(backend: Backend) {
+async fn the_task_limit_is_a_409_that_names_it_and_purging_makes_room(backend: Backend) {
     let verifier = TokenVerifier::with_shared_secret(SECRET, 0);
     let Some(app) = TestApp::spawn_limited(backend, verifier, 3).await else {
         return;
@@ -28,11 +28,19 @@ async fn the_task_limit_is_a_409_that_names_it_and_deleting_makes_room(backend: 
     );
     assert_eq!(app.titles(&alice, "").await.len(), 3, "nothing was stored");
 
-    // The limit is per user, and deleting makes room again.
+    // The limit is per user; a deleted task waits in the trash, and
+    // purging it makes room again.
     app.create_task(&bob, json!({"title": "bob's"}))
         .await
         .expect(201);
     app.delete_task(&alice, ids[0]).await.expect(204);
+    app.create_task(&alice, json!({"title": "the trash still counts"}))
+        .await
+        .expect_problem(409);
+    let purge = format!("/api/{}/trash/{}", alice.id, ids[0]);
+    app.send(poem::http::Method::DELETE, &purge, Some(&alice.token), None)
+        .await
+        .expect(204);
     app.create_task(&alice, json!({"title": "fits again"}))
         .await
         .expect(201);
@@ -42,11 +50,11 @@ async fn the_task_limit_is_a_409_that_names_it_and_deleting_makes_room(backend: 
 }
 
 #[tokio::test]
-async fn postgres_the_task_limit_is_a_409_that_names_it_and_deleting_makes_room() {
-    the_task_limit_is_a_409_that_names_it_and_deleting_makes_room(Backend::Postgres).await;
+async fn postgres_the_task_limit_is_a_409_that_names_it_and_purging_makes_room() {
+    the_task_limit_is_a_409_that_names_it_and_purging_makes_room(Backend::Postgres).await;
 }
 
 #[tokio::test]
-async fn sqlite_the_task_limit_is_a_409_that_names_it_and_deleting_makes_room() {
-    the_task_limit_is_a_409_that_names_it_and_deleting_makes_room(Backend::Sqlite).await;
+async fn sqlite_the_task_limit_is_a_409_that_names_it_and_purging_makes_room() {
+    the_task_limit_is_a_409_that_names_it_and_purging_makes_room(Backend::Sqlite).await;
 }

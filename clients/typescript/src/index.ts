@@ -3,8 +3,9 @@
  *
  * The types come from `./generated/schema.ts`, which openapi-typescript generates from the
  * committed contract (`openapi.yaml`); the runtime is openapi-fetch. This file only adds the
- * bearer token, friendly names and helpers that follow the task list's `Link` headers: nothing
- * here re-declares a shape of the contract.
+ * bearer token, friendly names, helpers that follow the task list's `Link` headers and the
+ * headers of safe writes (`If-Match`, `Idempotency-Key`): nothing here re-declares a shape of
+ * the contract.
  */
 import createClient, { type Client, type ClientOptions, type Middleware } from "openapi-fetch";
 import type { components, operations, paths } from "./generated/schema.js";
@@ -48,6 +49,8 @@ export type SortOrder = Schemas["SortOrder"];
 export type HealthStatus = Schemas["Status"];
 /** All query parameters of `GET /api/{user_id}/tasks`. */
 export type TaskListQuery = NonNullable<operations["list_tasks"]["parameters"]["query"]>;
+/** The query parameters of `GET /api/{user_id}/trash` (`limit`, `offset`). */
+export type TrashListQuery = NonNullable<operations["list_trash"]["parameters"]["query"]>;
 
 /** A client for every route of the contract: `client.GET("/api/{user_id}/tasks", …)`. */
 export type TodoClient = Client<paths>;
@@ -88,6 +91,73 @@ export function createTodoClient({ token, ...options }: TodoClientOptions): Todo
     client.use(bearerAuth(token));
   }
   return client;
+}
+
+/** The request headers of `PUT /api/{user_id}/tasks/{id}`, which takes both of the ones below. */
+type WriteHeaders = NonNullable<operations["update_task"]["parameters"]["header"]>;
+
+/** `{ "If-Match": "\"8\"" }`, as {@link ifMatch} gives it. */
+export type IfMatchHeader = Required<Pick<WriteHeaders, "If-Match">>;
+/** `{ "Idempotency-Key": "…" }`, as {@link idempotencyKey} gives it. */
+export type IdempotencyKeyHeader = Required<Pick<WriteHeaders, "Idempotency-Key">>;
+
+/**
+ * The `If-Match` header for a write that must apply only to the task as the caller last saw it:
+ * PUT, PATCH `…/complete`, DELETE and POST `…/restore` of `/api/{user_id}/tasks/{id}`. Give the
+ * task you hold (its `version` becomes the strong entity tag `"<version>"`, the task's `ETag`),
+ * or an entity tag as a response's `ETag` header carries it (a DELETE answers 204 with only that:
+ * the `If-Match` of its restore), or `"*"` for any version of an existing task.
+ *
+ * If somebody changed the task since, the write answers 412 and changes nothing; the response's
+ * `ETag` header is the task's current version and the problem's `detail` says what happened:
+ * read the task again, reapply the change, retry.
+ *
+ * ```ts
+ * const { data, error, response } = await api.PUT("/api/{user_id}/tasks/{id}", {
+ *   params: { path: { user_id: userId, id: task.id } },
+ *   headers: ifMatch(task),          // or params.header, checked against the contract
+ *   body: { title },
+ * });
+ * if (response.status === 412) showConflict(readProblem(error)?.detail, response.headers.get("ETag"));
+ * ```
+ */
+export function ifMatch(task: Pick<Task, "version"> | string): IfMatchHeader {
+  return { "If-Match": typeof task === "string" ? task : `"${task.version}"` };
+}
+
+/**
+ * The `Idempotency-Key` header that makes a write safe to retry: POST `/api/{user_id}/tasks`,
+ * PUT, PATCH `…/complete`, DELETE and POST `…/restore` of a task, DELETE of
+ * `/api/{user_id}/trash/{id}` and of `/api/{user_id}/trash`. A retry with the same key and the
+ * same request (method, path, `If-Match` and body) does nothing again: it gets the first answer,
+ * with `Idempotent-Replayed: true`. The same key on a different request is a 422; while the first
+ * request is still being processed, a retry gets 409 with `Retry-After`.
+ *
+ * Without `key`, a new random UUID. Make one per user action and send the same object with each
+ * retry of that action: a new key per attempt would not deduplicate anything.
+ *
+ * ```ts
+ * const once = idempotencyKey();   // when the user clicks "Add"
+ * const post = () => api.POST("/api/{user_id}/tasks", { params: { path }, headers: once, body });
+ * let result = await post();
+ * if (result.response.status >= 500) result = await post(); // cannot create a second task
+ * ```
+ */
+export function idempotencyKey(key: string = randomKey()): IdempotencyKeyHeader {
+  return { "Idempotency-Key": key };
+}
+
+/** A random UUID; also where `crypto.randomUUID` is missing (pages not served over HTTPS). */
+function randomKey(): string {
+  if (typeof globalThis.crypto.randomUUID === "function") {
+    return globalThis.crypto.randomUUID();
+  }
+  // RFC 9562 version 4 from 16 random bytes, as randomUUID makes it.
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(b, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**

@@ -9,6 +9,8 @@ import { after, describe, it, test } from "node:test";
 import {
   createTodoClient,
   fieldErrors,
+  idempotencyKey,
+  ifMatch,
   listAllTasks,
   nextLink,
   readProblem,
@@ -126,6 +128,18 @@ if (missing.length > 0) {
     return data;
   };
 
+  /**
+   * Deletes a task for good, wherever it is: DELETE moves it to the trash (contract 1.2), then
+   * the purge removes it from there. Either step may find nothing (404).
+   */
+  const discard = async (id: number) => {
+    const path = { user_id: user, id };
+    const trashed = await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path } });
+    assert.ok([204, 404].includes(trashed.response.status), `cleanup DELETE ${id}: ${trashed.response.status}`);
+    const purged = await client.DELETE("/api/{user_id}/trash/{id}", { params: { path } });
+    assert.ok([204, 404].includes(purged.response.status), `cleanup purge ${id}: ${purged.response.status}`);
+  };
+
   /** The tasks this run made, by their short names. */
   const made: Record<string, Task> = {};
   const task = (name: string): Task => {
@@ -136,12 +150,9 @@ if (missing.length > 0) {
 
   describe("todo-api through the generated client", () => {
     after(async () => {
-      // Leave the database as it was: delete what this run made and did not delete itself.
+      // Leave the database as it was: delete for good what this run made (trashed or not).
       for (const t of Object.values(made)) {
-        const { response } = await client.DELETE("/api/{user_id}/tasks/{id}", {
-          params: { path: { user_id: user, id: t.id } },
-        });
-        assert.ok([204, 404].includes(response.status), `cleanup DELETE ${t.id}: ${response.status}`);
+        await discard(t.id);
       }
     });
 
@@ -393,10 +404,7 @@ if (missing.length > 0) {
 
     after(async () => {
       for (const task of Object.values(made11)) {
-        const { response } = await client.DELETE("/api/{user_id}/tasks/{id}", {
-          params: { path: { user_id: user, id: task.id } },
-        });
-        assert.ok([204, 404].includes(response.status), `cleanup DELETE ${task.id}: ${response.status}`);
+        await discard(task.id);
       }
     });
 
@@ -623,6 +631,212 @@ if (missing.length > 0) {
       );
       assert.deepEqual(await fields({ title: `${prefix} x`, due: { date: "2031-02-30" } }), ["due.date"]);
       assert.ok((await fields({ title: `${prefix} x`, tags: ["a,b"] }))[0]?.startsWith("tags"));
+    });
+  });
+
+  describe("contract 1.2: safe writes (If-Match, Idempotency-Key) and the trash", () => {
+    const made12: Task[] = [];
+    after(async () => {
+      for (const t of made12) {
+        await discard(t.id);
+      }
+    });
+    const make = async (name: string): Promise<Task> => {
+      const t = await create(`${prefix} ${name}`);
+      made12.push(t);
+      return t;
+    };
+    /** A task as one browser tab reads it: the body and the `ETag` header. */
+    const read = async (id: number) => {
+      const { data, error, response } = await client.GET("/api/{user_id}/tasks/{id}", {
+        params: { path: { user_id: user, id } },
+      });
+      assert.equal(response.status, 200, JSON.stringify(error));
+      assert.ok(data);
+      return { task: data, etag: response.headers.get("ETag") };
+    };
+
+    it("refuses a stale edit from a second tab with 412 and the current ETag", async () => {
+      const made = await make("two tabs");
+      assert.ok(made.version > 0, "a new task has a version");
+      const tab1 = await read(made.id);
+      const tab2 = await read(made.id);
+      assert.equal(tab1.etag, `"${made.version}"`, "the ETag is the version in quotes");
+      assert.deepEqual(ifMatch(tab1.task), { "If-Match": tab1.etag });
+      const path = { user_id: user, id: made.id };
+
+      // Tab 1 saves first: 200, a new version.
+      const saved = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        headers: ifMatch(tab1.task),
+        body: { title: `${prefix} two tabs, edited in tab 1` },
+      });
+      assert.equal(saved.response.status, 200, JSON.stringify(saved.error));
+      assert.ok(saved.data);
+      assert.ok(saved.data.version > tab1.task.version, "the version grows with the change");
+      const current = saved.response.headers.get("ETag");
+      assert.equal(current, `"${saved.data.version}"`);
+
+      // Tab 2 still holds the old version: 412, nothing changes, and it learns the current ETag.
+      const stale = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        headers: ifMatch(tab2.task),
+        body: { title: `${prefix} two tabs, edited in tab 2` },
+      });
+      assert.equal(stale.data, undefined);
+      const problem = problemOf(stale, 412);
+      assert.match(problem.detail, /changed/, `a detail to show: ${problem.detail}`);
+      assert.equal(stale.response.headers.get("ETag"), current, "the 412 carries the current ETag");
+      const after412 = await read(made.id);
+      assert.deepEqual(after412.task, saved.data, "tab 2 changed nothing");
+      assert.equal(after412.etag, current);
+
+      // A stale completion toggle is refused too (a double click cannot undo itself) ...
+      const toggle = await client.PATCH("/api/{user_id}/tasks/{id}/complete", {
+        params: { path, header: ifMatch(tab2.task) }, // params.header: checked against the contract
+      });
+      problemOf(toggle, 412);
+      // ... and tab 2, having read again, saves with the ETag the 412 gave it (or "*" for any).
+      const retried = await client.PUT("/api/{user_id}/tasks/{id}", {
+        params: { path },
+        headers: ifMatch(stale.response.headers.get("ETag") ?? ""),
+        body: { completed: true },
+      });
+      assert.equal(retried.response.status, 200, JSON.stringify(retried.error));
+      assert.equal(retried.data?.title, `${prefix} two tabs, edited in tab 1`);
+      assert.equal(retried.data?.completed, true);
+      const anyVersion = await client.PATCH("/api/{user_id}/tasks/{id}/complete", {
+        params: { path },
+        headers: ifMatch("*"),
+        body: { completed: false },
+      });
+      assert.equal(anyVersion.response.status, 200, JSON.stringify(anyVersion.error));
+
+      // If-None-Match with the current ETag: 304, which openapi-fetch reports as an `error` of "".
+      const latest = anyVersion.response.headers.get("ETag") ?? "";
+      const unchanged = await client.GET("/api/{user_id}/tasks/{id}", {
+        params: { path, header: { "If-None-Match": latest } },
+      });
+      assert.equal(unchanged.response.status, 304);
+      assert.equal(unchanged.data, undefined);
+      assert.equal(readProblem(unchanged.error), undefined, "a 304 has no problem body");
+      assert.equal(unchanged.response.headers.get("ETag"), latest);
+    });
+
+    it("replays a retried create with the same Idempotency-Key instead of creating twice", async () => {
+      const key = idempotencyKey();
+      assert.match(key["Idempotency-Key"], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const title = `${prefix} created once`;
+      const post = (body: NewTask) =>
+        client.POST("/api/{user_id}/tasks", { params: { path: { user_id: user } }, headers: key, body });
+
+      const first = await post({ title });
+      assert.equal(first.response.status, 201, JSON.stringify(first.error));
+      assert.ok(first.data);
+      made12.push(first.data);
+      assert.equal(first.response.headers.get("Idempotent-Replayed"), null, "the first answer is not a replay");
+
+      const again = await post({ title });
+      assert.equal(again.response.status, 201, JSON.stringify(again.error));
+      assert.deepEqual(again.data, first.data, "the same task, not a second one");
+      assert.equal(again.response.headers.get("Idempotent-Replayed"), "true");
+      assert.equal(again.response.headers.get("Location"), first.response.headers.get("Location"));
+      assert.equal(again.response.headers.get("ETag"), first.response.headers.get("ETag"));
+      assert.deepEqual(
+        (await list({ search: title })).filter((t) => t.title === title).map((t) => t.id),
+        [first.data.id],
+        "exactly one task was created",
+      );
+
+      // The same key for another request is a mistake of the caller: 422, nothing created.
+      const other = await post({ title: `${prefix} created once, other body` });
+      const problem = problemOf(other, 422);
+      assert.ok(fieldErrors(problem)["Idempotency-Key"], JSON.stringify(problem));
+      assert.deepEqual(
+        (await list({ search: `${prefix} created once` })).map((t) => t.id),
+        [first.data.id],
+        "the refused request created nothing",
+      );
+
+      // A fresh key is a fresh request.
+      const fresh = await client.POST("/api/{user_id}/tasks", {
+        params: { path: { user_id: user } },
+        headers: idempotencyKey(`ts-client-${randomUUID()}`), // or a key of your own
+        body: { title },
+      });
+      assert.equal(fresh.response.status, 201, JSON.stringify(fresh.error));
+      assert.ok(fresh.data);
+      made12.push(fresh.data);
+      assert.notEqual(fresh.data.id, first.data.id);
+    });
+
+    it("moves a deleted task to the trash, lists it there and restores it", async () => {
+      const made = await make("trashed");
+      const path = { user_id: user, id: made.id };
+      const once = { ...ifMatch(made), ...idempotencyKey() };
+
+      const deleted = await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path }, headers: once });
+      assert.equal(deleted.response.status, 204, JSON.stringify(deleted.error));
+      const trashedEtag = deleted.response.headers.get("ETag");
+      assert.ok(trashedEtag, "a DELETE answers with the trashed task's ETag");
+      assert.notEqual(trashedEtag, `"${made.version}"`, "trashing is a change");
+      // A retried DELETE (say, after a lost response) gets the same answer, not a 404.
+      const retried = await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path }, headers: once });
+      assert.equal(retried.response.status, 204, JSON.stringify(retried.error));
+      assert.equal(retried.response.headers.get("Idempotent-Replayed"), "true");
+      assert.equal(retried.response.headers.get("ETag"), trashedEtag);
+
+      problemOf(await client.GET("/api/{user_id}/tasks/{id}", { params: { path } }), 404);
+      assert.deepEqual(
+        (await list({ search: made.title })).map((t) => t.id),
+        [],
+        "a trashed task is not listed",
+      );
+
+      const trash = await client.GET("/api/{user_id}/trash", { params: { path: { user_id: user } } });
+      assert.equal(trash.response.status, 200, JSON.stringify(trash.error));
+      assert.ok(trash.data);
+      const inTrash = trash.data.find((t) => t.id === made.id);
+      assert.ok(inTrash, "the trash lists it");
+      assert.equal(typeof inTrash.trashed_at, "string", "with trashed_at");
+      micros(inTrash.trashed_at ?? "");
+      assert.equal(`"${inTrash.version}"`, trashedEtag, "at the version the DELETE answered with");
+      assert.deepEqual({ ...inTrash, version: made.version, trashed_at: null }, made, "as it was");
+
+      const restored = await client.POST("/api/{user_id}/tasks/{id}/restore", {
+        params: { path },
+        headers: { ...ifMatch(trashedEtag), ...idempotencyKey() },
+      });
+      assert.equal(restored.response.status, 200, JSON.stringify(restored.error));
+      assert.ok(restored.data);
+      assert.equal(restored.data.trashed_at, null);
+      assert.ok(restored.data.version > inTrash.version, "restoring is a change");
+      assert.equal(restored.response.headers.get("ETag"), `"${restored.data.version}"`);
+      assert.deepEqual((await read(made.id)).task, restored.data, "it is back");
+      const trashAfter = await client.GET("/api/{user_id}/trash", { params: { path: { user_id: user } } });
+      assert.ok(!trashAfter.data?.some((t) => t.id === made.id), "and no longer in the trash");
+
+      // Purged for good: only from the trash (404 before), then it cannot be restored.
+      problemOf(await client.DELETE("/api/{user_id}/trash/{id}", { params: { path } }), 404);
+      const again = await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path } });
+      assert.equal(again.response.status, 204, JSON.stringify(again.error));
+      const purged = await client.DELETE("/api/{user_id}/trash/{id}", { params: { path }, headers: idempotencyKey() });
+      assert.equal(purged.response.status, 204, JSON.stringify(purged.error));
+      problemOf(await client.POST("/api/{user_id}/tasks/{id}/restore", { params: { path } }), 404);
+    });
+
+    it("keeps one user's trash from another", async () => {
+      const made = await make("not theirs");
+      const path = { user_id: user, id: made.id };
+      const deleted = await client.DELETE("/api/{user_id}/tasks/{id}", { params: { path } });
+      assert.equal(deleted.response.status, 204, JSON.stringify(deleted.error));
+      const theirs = await other.GET("/api/{user_id}/trash", { params: { path: { user_id: otherUser } } });
+      assert.equal(theirs.response.status, 200, JSON.stringify(theirs.error));
+      assert.ok(!theirs.data?.some((t) => t.id === made.id), "the other user's trash does not list it");
+      const otherPath = { user_id: otherUser, id: made.id };
+      problemOf(await other.POST("/api/{user_id}/tasks/{id}/restore", { params: { path: otherPath } }), 404);
+      problemOf(await other.DELETE("/api/{user_id}/trash/{id}", { params: { path: otherPath } }), 404);
+      problemOf(await client.GET("/api/{user_id}/trash", { params: { path: { user_id: otherUser } } }), 403);
     });
   });
 }

@@ -64,6 +64,8 @@ const task = (id: number): Task => ({
   due: null,
   created_at: "2026-12-01T00:00:00.000000Z",
   updated_at: "2026-12-01T00:00:00.000000Z",
+  version: id,
+  trashed_at: null,
 });
 
 /**

@@ -121,15 +121,15 @@ impl TrashApi {
         /// The trashed task's `ETag` (`"9"`), or `*`: restored only if it is still at
         /// that version, else 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
     ) -> Result<Written<OneTask>, ErrorSet<DELETE_ONE_TASK>> {
-        let headers = WriteHeaders::parse(if_match.0.as_deref(), idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, true)?;
         let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
             Ok(writing) => writing,
             Err(answered) => return Ok(answered.into()),
@@ -172,10 +172,10 @@ impl TrashApi {
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<Written<Purged>, ErrorSet<PURGE>> {
-        let headers = WriteHeaders::parse(None, idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, false)?;
         let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
             Ok(writing) => writing,
             Err(answered) => return Ok(answered.into()),
@@ -209,10 +209,10 @@ impl TrashApi {
             name = "Idempotency-Key",
             validator(pattern = r#"^([!#-~]{1,255}|"[!#-~]{1,255}")$"#)
         )]
-        idempotency_key: Header<Option<String>>,
+        _idempotency_key: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<Written<Purged>, ErrorSet<EMPTY>> {
-        let headers = WriteHeaders::parse(None, idempotency_key.0.as_deref())?;
+        let headers = WriteHeaders::of(request, false)?;
         let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
             Ok(writing) => writing,
             Err(answered) => return Ok(answered.into()),

@@ -25,8 +25,9 @@ pub struct Page {
     pub more: bool,
     /// Tasks matching the filters, when asked for (`include_total`).
     pub total: Option<i64>,
-    /// The owner's last change number (0 before any): the listing's weak ETag.
-    pub latest_change: i64,
+    /// The owner's last change number (0 before any), read with the rows;
+    /// `None` for an empty page, which has no row to carry it.
+    pub latest_change: Option<i64>,
 }
 
 pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Page, DbError> {
@@ -221,14 +222,10 @@ pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Pa
                     tokio::task::yield_now().await;
                 }
             }
-            drop(stream);
-            if rows.is_empty() {
-                // No row to carry it: an empty page asks for the counter alone.
-                latest_change = diesel::select(latest()).get_result(conn).await?;
-            }
             (rows, total, latest_change)
         });
     let more = rows.len() > limit;
+    let rows_empty = rows.is_empty();
     Ok(Page {
         tasks: rows
             .into_iter()
@@ -237,6 +234,10 @@ pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Pa
             .collect(),
         more,
         total,
-        latest_change: latest_change.unwrap_or(0),
+        latest_change: if rows_empty {
+            None
+        } else {
+            Some(latest_change.unwrap_or(0))
+        },
     })
 }

@@ -16,7 +16,7 @@ use poem::{
 };
 use serde_json::{Value, json};
 use todo_api::{
-    api::AppState,
+    api::{AppState, IdempotencySettings},
     app::build_app,
     auth::TokenVerifier,
     config::DEFAULT_MAX_TASKS_PER_USER,
@@ -245,6 +245,7 @@ impl TestApp {
             db,
             verifier: Arc::new(verifier),
             max_tasks_per_user: Some(max_tasks),
+            idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
         };
         let app = build_app(
             state,

@@ -26,7 +26,9 @@ export interface paths {
         /**
          * Create a task
          * @description `title` is required; `description` is optional. The task starts not completed.
-         *     Answers 201 with the task and its address in `Location`.
+         *     Answers 201 with the task, its address in `Location` and its version in `ETag`.
+         *     With an `Idempotency-Key`, a retry of the same request creates nothing more
+         *     and gets the first answer again.
          */
         post: operations["create_task"];
         delete?: never;
@@ -42,16 +44,26 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one task */
+        /**
+         * Get one task
+         * @description With `If-None-Match` naming the task's current `ETag`: 304, no body.
+         */
         get: operations["get_task"];
         /**
          * Update a task (partial)
          * @description Send only the fields to change: an absent field keeps its value,
          *     `"description": null` clears the description. `updated_at` moves.
+         *     With `If-Match`, only if the task is still at that version (else 412).
          */
         put: operations["update_task"];
         post?: never;
-        /** Delete a task */
+        /**
+         * Delete a task (to the trash)
+         * @description Moves the task to the trash: it is gone from every task route and listing
+         *     (404), listed by `GET /api/{user_id}/trash` and restorable with
+         *     `POST /api/{user_id}/tasks/{id}/restore` until it is purged, by the user or
+         *     automatically after the server's retention period (30 days by default).
+         */
         delete: operations["delete_task"];
         options?: never;
         head?: never;
@@ -74,9 +86,81 @@ export interface paths {
         /**
          * Toggle or set completion
          * @description Without a body, flips `completed`. With `{"completed": true|false}`, sets it.
-         *     Either way `updated_at` moves and the task is returned.
+         *     Either way `updated_at` moves and the task is returned. With `If-Match`,
+         *     only if the task is still at that version (else 412): a double-clicked
+         *     toggle sent with the version it was clicked on cannot undo itself.
          */
         patch: operations["complete_task"];
+        trace?: never;
+    };
+    "/api/{user_id}/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the trash
+         * @description The user's deleted tasks, most recently trashed first, until they are
+         *     restored or purged (by the user, or by the server after its retention
+         *     period: 30 days by default). Pages like the task list: `limit`, `offset`,
+         *     and a `Link` header (`rel="next"`) while more follow.
+         */
+        get: operations["list_trash"];
+        put?: never;
+        post?: never;
+        /**
+         * Empty the trash
+         * @description Deletes every task in the user's trash for good.
+         */
+        delete: operations["empty_trash"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a task from the trash
+         * @description Brings a trashed task back, as it was, and returns it (with a new
+         *     version). With `If-Match`: only if it is still at that version (the `ETag`
+         *     its DELETE answered with), else 412.
+         */
+        post: operations["restore_task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/trash/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Purge a task from the trash
+         * @description Deletes a trashed task for good. A task that is not in the trash is 404:
+         *     delete it first.
+         */
+        delete: operations["purge_task"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/health": {
@@ -177,8 +261,10 @@ export interface components {
          *         "home"
          *       ],
          *       "title": "Buy milk",
+         *       "trashed_at": null,
          *       "updated_at": "2026-11-24T09:30:00.123456Z",
-         *       "user_id": "kX9vQ2mN7pL4rT8wY1zB3cD5fG6hJ0aS"
+         *       "user_id": "kX9vQ2mN7pL4rT8wY1zB3cD5fG6hJ0aS",
+         *       "version": 7
          *     }
          */
         Task: {
@@ -207,6 +293,19 @@ export interface components {
              * @description When the task last changed (RFC 3339, UTC); equals `created_at` until then.
              */
             updated_at: string;
+            /**
+             * Format: int64
+             * @description The user's change number of the task's last write: it grows with every
+             *     change (create, update, completion, trash, restore), and its `ETag` is this
+             *     number in quotes. `0` for a task not written since the server gained versions.
+             */
+            version: number;
+            /**
+             * Format: date-time
+             * @description When the task was moved to the trash (RFC 3339, UTC); `null` unless it is
+             *     in the trash, so only the trash listing shows a date here.
+             */
+            trashed_at: string | null;
         };
         /**
          * @example {
@@ -431,7 +530,13 @@ export interface operations {
                  */
                 include_total?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of an earlier answer to the same request (`W/"42-1f0c9a3be2d4"`):
+                 *     304 while none of the user's tasks changed since.
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The user's id (Better Auth's user id): must equal the token's subject. */
                 user_id: string;
@@ -455,11 +560,30 @@ export interface operations {
                      *     (e.g. `137`).
                      */
                     "X-TOTAL-COUNT"?: number;
+                    /**
+                     * @description A weak entity tag of this answer (`W/"42-1f0c9a3be2d4"`): send it in
+                     *     `If-None-Match` to get 304 while none of the user's tasks changed.
+                     *     Absent with `due=overdue|today|week`, whose answer also moves with the clock.
+                     */
+                    ETAG?: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Task"][];
                 };
+            };
+            /** @description None of the user's tasks changed since the answer whose ETag `If-None-Match` named. */
+            304: {
+                headers: {
+                    /** @description The listing's weak entity tag, unchanged. */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The bearer token is missing, malformed, expired or badly signed. */
             401: {
@@ -506,7 +630,13 @@ export interface operations {
     create_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes retries safe (see "Safe writes" in the API description): a key made per user action, e.g.
+                 *     `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The user's id: must equal the token's subject. */
                 user_id: string;
@@ -525,6 +655,12 @@ export interface operations {
                 headers: {
                     /** @description Where the new task can be read. */
                     LOCATION: string;
+                    /** @description The new task's version as a strong entity tag (`"1"`). */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
                     [name: string]: unknown;
                 };
                 content: {
@@ -560,9 +696,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some first. */
+            /** @description The user already keeps the most tasks the server allows (`MAX_TASKS_PER_USER`, 10 000 by default): delete some and empty the trash first. Or, with `Retry-After`: a request with the same `Idempotency-Key` is still being processed (on any instance); retry after that many seconds to get its outcome. */
             409: {
                 headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -612,7 +750,10 @@ export interface operations {
     get_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of the copy the client holds (`"8"`): 304 while it is current. */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The user's id: must equal the token's subject. */
                 user_id: string;
@@ -626,186 +767,23 @@ export interface operations {
             /** @description The task. */
             200: {
                 headers: {
+                    /** @description The task's version as a strong entity tag (`"8"`). */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description The bearer token is missing, malformed, expired or badly signed. */
-            401: {
+            /** @description The task has not changed: its version is still one `If-None-Match` named. */
+            304: {
                 headers: {
-                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
-                    "WWW-Authenticate": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The `user_id` in the path is not the token's subject. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is invalid: `errors` lists each problem. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    update_task: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The user's id: must equal the token's subject. */
-                user_id: string;
-                /** @description The task's id. */
-                id: number;
-            };
-            cookie?: never;
-        };
-        /** @description The fields to change, at least one. An absent field is left as it is; `description: null` and `due: null` clear theirs, `tags: []` clears the tags. */
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TaskUpdate"];
-            };
-        };
-        responses: {
-            /** @description The task. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["Task"];
-                };
-            };
-            /** @description The bearer token is missing, malformed, expired or badly signed. */
-            401: {
-                headers: {
-                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
-                    "WWW-Authenticate": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The `user_id` in the path is not the token's subject. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request body arrived slower than the server waits (`REQUEST_TIMEOUT_SECS`); the connection is closed. */
-            408: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request body is larger than the server accepts. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request body is not `application/json`. */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is invalid: `errors` lists each problem. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    delete_task: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The user's id: must equal the token's subject. */
-                user_id: string;
-                /** @description The task's id. */
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The task is gone. */
-            204: {
-                headers: {
+                    /** @description The task's version (`"8"`). */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -861,10 +839,18 @@ export interface operations {
             };
         };
     };
-    complete_task: {
+    update_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The `ETag` the change was made from (`"8"`), or `*`: applied only if the
+                 *     task is still at that version, else 412.
+                 */
+                "If-Match"?: string;
+                /** @description Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The user's id: must equal the token's subject. */
                 user_id: string;
@@ -873,16 +859,26 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional. Without a body (or without `completed`) the task's state is toggled; with `completed` it is set. */
-        requestBody?: {
+        /** @description The fields to change, at least one. An absent field is left as it is; `description: null` and `due: null` clear theirs, `tags: []` clears the tags. */
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["TaskCompletion"];
+                "application/json": components["schemas"]["TaskUpdate"];
             };
         };
         responses: {
             /** @description The task. */
             200: {
                 headers: {
+                    /**
+                     * @description The task's version as a strong entity tag (`"8"`): send it back in
+                     *     `If-Match` to change the task only if nobody else has, or in
+                     *     `If-None-Match` to read it only if it changed.
+                     */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
                     [name: string]: unknown;
                 };
                 content: {
@@ -927,6 +923,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome. */
+            409: {
+                headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names no version the task has: it changed since the client read it. The `ETag` header carries its current version; read the task again, reapply the change, retry. */
+            412: {
+                headers: {
+                    /** @description The task's current version, as an entity tag (`"8"`). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -939,6 +957,618 @@ export interface operations {
             /** @description The request body is not `application/json`. */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_task: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` the client saw (`"8"`), or `*`: deleted only if the task is
+                 *     still at that version, else 412.
+                 */
+                "If-Match"?: string;
+                /** @description Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+                /** @description The task's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The task is in the trash: gone from every task route and listing, and
+             *     back with `POST …/restore` until it is purged.
+             */
+            204: {
+                headers: {
+                    /** @description The trashed task's version (`"9"`): the `If-Match` of a restore. */
+                    ETAG: string;
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome. */
+            409: {
+                headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names no version the task has: it changed since the client read it. The `ETag` header carries its current version; read the task again, reapply the change, retry. */
+            412: {
+                headers: {
+                    /** @description The task's current version, as an entity tag (`"8"`). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complete_task: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` the client saw (`"8"`), or `*`: applied only if the task is
+                 *     still at that version, else 412.
+                 */
+                "If-Match"?: string;
+                /** @description Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+                /** @description The task's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description Optional. Without a body (or without `completed`) the task's state is toggled; with `completed` it is set. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TaskCompletion"];
+            };
+        };
+        responses: {
+            /** @description The task. */
+            200: {
+                headers: {
+                    /**
+                     * @description The task's version as a strong entity tag (`"8"`): send it back in
+                     *     `If-Match` to change the task only if nobody else has, or in
+                     *     `If-None-Match` to read it only if it changed.
+                     */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Task"];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body arrived slower than the server waits (`REQUEST_TIMEOUT_SECS`); the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome. */
+            409: {
+                headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names no version the task has: it changed since the client read it. The `ETag` header carries its current version; read the task again, reapply the change, retry. */
+            412: {
+                headers: {
+                    /** @description The task's current version, as an entity tag (`"8"`). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_trash: {
+        parameters: {
+            query?: {
+                /** @description Most tasks on this page, 1–500 (default 500), e.g. `50`. */
+                limit?: number;
+                /** @description Tasks to skip, 0–100000: page 3 of 50 is `limit=50&offset=100`. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description A page of the user's trash, most recently trashed first, each task with
+             *     its `trashed_at`.
+             */
+            200: {
+                headers: {
+                    /**
+                     * @description `<…>; rel="next"` (RFC 8288) while more trashed tasks follow, e.g.
+                     *     `</api/u1/trash?limit=50&offset=50>; rel="next"`.
+                     */
+                    LINK?: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Task"][];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    empty_trash: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted for good. */
+            204: {
+                headers: {
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome. */
+            409: {
+                headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restore_task: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The trashed task's `ETag` (`"9"`), or `*`: restored only if it is still at
+                 *     that version, else 412.
+                 */
+                "If-Match"?: string;
+                /** @description Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+                /** @description The task's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task. */
+            200: {
+                headers: {
+                    /**
+                     * @description The task's version as a strong entity tag (`"8"`): send it back in
+                     *     `If-Match` to change the task only if nobody else has, or in
+                     *     `If-None-Match` to read it only if it changed.
+                     */
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Task"];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome. */
+            409: {
+                headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names no version the task has: it changed since the client read it. The `ETag` header carries its current version; read the task again, reapply the change, retry. */
+            412: {
+                headers: {
+                    /** @description The task's current version, as an entity tag (`"8"`). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    purge_task: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+                /** @description The task's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted for good. */
+            204: {
+                headers: {
+                    /** @description `true` when this is the stored response to an earlier request with the same `Idempotency-Key`, sent again; absent otherwise. */
+                    "Idempotent-Replayed"?: boolean;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still being processed (on any instance): retry after `Retry-After` seconds to get its outcome. */
+            409: {
+                headers: {
+                    /** @description When a request with the same key is still being processed: seconds to wait before retrying. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

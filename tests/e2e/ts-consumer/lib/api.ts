@@ -4,6 +4,8 @@
 import {
   createTodoClient,
   fieldErrors,
+  idempotencyKey,
+  ifMatch,
   listAllTasks,
   readProblem,
   type Task,
@@ -46,6 +48,22 @@ export async function create(userId: string, title: string): Promise<Record<stri
   return created.error ? fieldErrors(created.error) : {};
 }
 
+/** Renames the task as the user saw it; a task someone else changed meanwhile is not touched. */
+export async function rename(userId: string, task: Task, title: string): Promise<Task | string> {
+  const { data, error, response } = await api.PUT("/api/{user_id}/tasks/{id}", {
+    params: { path: { user_id: userId, id: task.id } },
+    headers: { ...ifMatch(task), ...idempotencyKey() },
+    body: { title },
+  });
+  if (response.status === 412) {
+    return `changed meanwhile (now ${response.headers.get("ETag")}): ${readProblem(error)?.detail}`;
+  }
+  if (error) {
+    throw new Error(readProblem(error)?.detail ?? "Something went wrong");
+  }
+  return data;
+}
+
 export async function mistakes(userId: string): Promise<void> {
   // @ts-expect-error "done" is not a status filter of the contract
   await api.GET("/api/{user_id}/tasks", { params: { path: { user_id: userId }, query: { status: "done" } } });
@@ -55,4 +73,6 @@ export async function mistakes(userId: string): Promise<void> {
   await listAllTasks(api, userId, { priority: ["urgent"] });
   // @ts-expect-error the task id is a number
   await api.GET("/api/{user_id}/tasks/{id}", { params: { path: { user_id: userId, id: "1" } } });
+  // @ts-expect-error reading a task takes If-None-Match, not If-Match
+  await api.GET("/api/{user_id}/tasks/{id}", { params: { path: { user_id: userId, id: 1 }, header: ifMatch({ version: 1 }) } });
 }
