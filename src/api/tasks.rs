@@ -150,6 +150,10 @@ impl OneTask {
 }
 
 #[derive(ApiResponse)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, returned once: boxing would only add an allocation"
+)]
 enum ReadTask {
     /// The task.
     #[oai(status = 200)]

@@ -92,6 +92,10 @@ pub struct Write {
     in_transaction: bool,
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, moved once: boxing would only add an allocation"
+)]
 enum Pooled {
     Postgres(Object<AsyncPgConnection>),
     Sqlite(Object<SqliteAsync>),

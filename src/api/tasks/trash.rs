@@ -64,6 +64,7 @@ impl TrashApi {
         method = "get",
         operation_id = "list_trash"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         owner: TaskOwner,
