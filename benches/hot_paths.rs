@@ -106,6 +106,8 @@ fn serialization(c: &mut Criterion) {
             due: None,
             created_at: at,
             updated_at: at,
+            version: 1000 + i,
+            trashed_at: None,
         })
         .collect();
     c.bench_function("serialize_50_task_list", |b| {
