@@ -116,11 +116,13 @@ impl<'a, S: BodySchema + Send> ApiExtractor<'a> for JsonBody<S> {
 
 impl<S> JsonBody<S> {
     /// The body as canonical JSON (object keys sorted, no whitespace), for
-    /// telling a retried request from another; empty when there was none.
+    /// telling a retried request from another; empty when there was none,
+    /// or only `{}`, which means the same to every route.
     pub fn canonical(&self) -> Vec<u8> {
         // serde_json's maps are ordered by key (no `preserve_order`).
         self.fields
             .as_ref()
+            .filter(|fields| !fields.is_empty())
             .and_then(|fields| serde_json::to_vec(fields).ok())
             .unwrap_or_default()
     }

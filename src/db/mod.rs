@@ -618,7 +618,6 @@ mod tests {
 
     /// Why `Write` closes a connection dropped inside its transaction: one
     /// given back to the pool there breaks the next write on it.
-    /// its transaction breaks the next write on it.
     #[tokio::test]
     async fn a_connection_returned_inside_a_transaction_breaks_the_next_write() {
         let (db, path) = sqlite(1).await;
@@ -687,6 +686,53 @@ mod tests {
             other => panic!("expected Unavailable, got {other:?}"),
         }
         drop(db);
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// What the maintenance job deletes: outcomes older than the cutoff,
+    /// and a lookup ignores them already.
+    #[tokio::test]
+    async fn idempotency_outcomes_expire() {
+        use crate::domain::{IdempotencyKey, UserId};
+        let (db, path) = sqlite(1).await;
+        let (owner, key) = (UserId::new("alice"), IdempotencyKey::parse("k").unwrap());
+        let outcome = idempotency::Outcome {
+            fingerprint: vec![1; 32],
+            status: 201,
+            headers: vec![("etag".to_owned(), "\"1\"".to_owned())],
+            body: b"{}".to_vec(),
+        };
+        let mut write = db.transaction().await.unwrap();
+        let since = chrono::Utc::now() - chrono::Duration::hours(1);
+        let claim = idempotency::claim(&mut write, &owner, &key, since)
+            .await
+            .unwrap();
+        assert!(matches!(claim, idempotency::Claim::First), "{claim:?}");
+        idempotency::save(&mut write, &owner, &key, &outcome)
+            .await
+            .unwrap();
+        write.commit().await.unwrap();
+
+        let mut write = db.transaction().await.unwrap();
+        match idempotency::claim(&mut write, &owner, &key, since)
+            .await
+            .unwrap()
+        {
+            idempotency::Claim::Answered(found) => assert_eq!(found, outcome),
+            other => panic!("{other:?}"),
+        }
+        let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+        let claim = idempotency::claim(&mut write, &owner, &key, later)
+            .await
+            .unwrap();
+        assert!(
+            matches!(claim, idempotency::Claim::First),
+            "expired: {claim:?}"
+        );
+        write.rollback().await.unwrap();
+
+        assert_eq!(idempotency::delete_expired(&db, since).await.unwrap(), 0);
+        assert_eq!(idempotency::delete_expired(&db, later).await.unwrap(), 1);
         let _ = std::fs::remove_file(path);
     }
 

@@ -23,6 +23,7 @@ mod resilience;
 mod richer;
 mod round_trips;
 mod safe_writes;
+mod safe_writes_across;
 mod support;
 mod tasks;
 mod upgrade;

@@ -25,6 +25,9 @@ async fn send(
     app.send_raw(method, path, &all, body).await
 }
 
+/// A request to refuse: method, path, the one header, body, the field named.
+type Case<'a> = (Method, &'a str, (&'a str, &'a str), Option<Value>, &'a str);
+
 fn version(task: &Value) -> i64 {
     task["version"].as_i64().expect("a task has a version")
 }
@@ -328,7 +331,7 @@ backend_tests! {
         let path = alice.task_path(id);
         let tasks = alice.tasks_path();
         let long = "k".repeat(256);
-        let cases: Vec<(Method, &str, (&str, &str), Option<Value>, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (Method::PUT, &path, ("if-match", "12"), Some(json!({"title": "x"})), "If-Match"),
             (Method::PUT, &path, ("if-match", "\"12"), Some(json!({"title": "x"})), "If-Match"),
             (Method::DELETE, &path, ("if-match", ""), None, "If-Match"),
