@@ -80,7 +80,7 @@ async fn fifty_retries_spread_over_two_instances_create_one_task() {
         replies.iter().filter(|r| r.0 == 201).all(|r| r.2 == first),
         "every 201 is that task"
     );
-    let (status, tasks) = all_tasks(&http, &one.url(""), &alice.token).await;
+    let (status, tasks) = all_tasks(&http, &one.url("/api/alice/tasks"), &alice.token).await;
     assert_eq!(
         (status, tasks.as_array().unwrap().len()),
         (200, 1),
@@ -109,7 +109,7 @@ async fn a_key_outlives_a_restart(env: &[(&str, &str)], dir: &std::path::Path) {
         create_with_key(&http, &server, &alice, "restart-1", "once").await;
     assert_eq!((status, replayed.as_deref()), (201, Some("true")));
     assert_eq!(again, first);
-    let (_, tasks) = all_tasks(&http, &server.url(""), &alice.token).await;
+    let (_, tasks) = all_tasks(&http, &server.url("/api/alice/tasks"), &alice.token).await;
     assert_eq!(tasks.as_array().unwrap().len(), 1);
     // The key with another request is still refused after the restart.
     let (status, _, problem) = create_with_key(&http, &server, &alice, "restart-1", "twice").await;
@@ -179,7 +179,7 @@ async fn the_server_purges_the_trash_by_itself(envs: [Vec<(&str, &str)>; 2]) {
         assert!(Instant::now() < deadline, "still in the trash: {trash}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, tasks) = all_tasks(&http, &servers[0].url(""), &alice.token).await;
+    let (_, tasks) = all_tasks(&http, &servers[0].url("/api/alice/tasks"), &alice.token).await;
     let titles: Vec<&str> = tasks
         .as_array()
         .unwrap()
