@@ -42,8 +42,13 @@ impl Operation {
 
 /// A parameter's bounds in words, when its schema has any.
 fn bounds_of(schema: &Value) -> Option<String> {
-    if schema["pattern"].as_str() == Some(crate::domain::conditional::IDEMPOTENCY_KEY_PATTERN) {
-        return Some(crate::domain::conditional::IDEMPOTENCY_KEY_RULE.to_owned());
+    use crate::domain::conditional::{
+        ENTITY_TAGS_PATTERN, ENTITY_TAGS_RULE, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE,
+    };
+    match schema["pattern"].as_str() {
+        Some(IDEMPOTENCY_KEY_PATTERN) => return Some(IDEMPOTENCY_KEY_RULE.to_owned()),
+        Some(ENTITY_TAGS_PATTERN) => return Some(ENTITY_TAGS_RULE.to_owned()),
+        _ => {}
     }
     match (
         &schema["minimum"],

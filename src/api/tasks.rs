@@ -370,7 +370,12 @@ impl TasksApi {
         include_total: Query<Option<bool>>,
         /// The `ETag` of an earlier answer to the same request (`W/"42-1f0c9a3be2d4"`):
         /// 304 while none of the user's tasks changed since.
-        #[oai(name = "If-None-Match")]
+        #[oai(
+            name = "If-None-Match",
+            validator(
+                pattern = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#
+            )
+        )]
         _if_none_match: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<TaskList, ErrorSet<LIST>> {
@@ -512,7 +517,12 @@ impl TasksApi {
         /// The task's id.
         id: Path<i64>,
         /// The `ETag` of the copy the client holds (`"8"`): 304 while it is current.
-        #[oai(name = "If-None-Match")]
+        #[oai(
+            name = "If-None-Match",
+            validator(
+                pattern = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#
+            )
+        )]
         _if_none_match: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<ReadTask, ErrorSet<ONE_TASK>> {
@@ -554,7 +564,12 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` the change was made from (`"8"`), or `*`: applied only if the
         /// task is still at that version, else 412.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#
+            )
+        )]
         _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
@@ -602,7 +617,12 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` the client saw (`"8"`), or `*`: deleted only if the task is
         /// still at that version, else 412.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#
+            )
+        )]
         _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
@@ -652,7 +672,12 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` the client saw (`"8"`), or `*`: applied only if the task is
         /// still at that version, else 412.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#
+            )
+        )]
         _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(

@@ -9,6 +9,14 @@ pub fn task_etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
+/// What [`EntityTags::parse`] accepts, as the contract's pattern for
+/// `If-Match` and `If-None-Match`.
+pub const ENTITY_TAGS_PATTERN: &str =
+    r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#;
+/// The same, in words.
+pub const ENTITY_TAGS_RULE: &str = "must be * or a comma-separated list of entity tags such as \
+     \"12\" or W/\"12\" (RFC 9110 §8.8.3)";
+
 /// One entity tag of a list: `W/"…"` or `"…"` (RFC 9110 §8.8.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntityTag {
@@ -26,6 +34,7 @@ pub enum EntityTags {
 
 impl EntityTags {
     /// Parses the header's value; the error says what is wrong, for a 422.
+    /// Accepts exactly [`ENTITY_TAGS_PATTERN`], the contract's pattern.
     pub fn parse(value: &str) -> Result<Self, String> {
         let value = value.trim_matches([' ', '\t']);
         if value == "*" {
@@ -40,10 +49,6 @@ impl EntityTags {
         let mut tags = Vec::new();
         let mut rest = value;
         loop {
-            rest = rest.trim_start_matches([' ', '\t', ',']);
-            if rest.is_empty() {
-                break;
-            }
             let (weak, after) = match rest.strip_prefix("W/") {
                 Some(after) => (true, after),
                 None => (false, rest),
@@ -51,10 +56,10 @@ impl EntityTags {
             let quoted = after.strip_prefix('"').ok_or_else(malformed)?;
             let end = quoted.find('"').ok_or_else(malformed)?;
             let opaque = &quoted[..end];
-            // etagc: %x21 / %x23-7E / obs-text (DQUOTE is the delimiter).
+            // etagc, as visible ASCII: %x21 / %x23-7E (DQUOTE ends the tag).
             if !opaque
                 .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
             {
                 return Err(malformed());
             }
@@ -63,14 +68,14 @@ impl EntityTags {
                 opaque: opaque.to_owned(),
             });
             rest = quoted[end + 1..].trim_start_matches([' ', '\t']);
-            if !(rest.is_empty() || rest.starts_with(',')) {
-                return Err(malformed());
+            if rest.is_empty() {
+                return Ok(Self::List(tags));
             }
+            rest = rest
+                .strip_prefix(',')
+                .ok_or_else(malformed)?
+                .trim_start_matches([' ', '\t']);
         }
-        if tags.is_empty() {
-            return Err(malformed());
-        }
-        Ok(Self::List(tags))
     }
 
     /// What an `If-Match` asks of a task write (strong comparison: a weak tag
@@ -185,7 +190,7 @@ mod tests {
             Ok(EntityTags::List(vec![tag(false, "12")]))
         );
         assert_eq!(
-            EntityTags::parse(r#" W/"3-ab" , "4",, "a,b" "#),
+            EntityTags::parse(r#" W/"3-ab" , "4", "a,b" "#),
             Ok(EntityTags::List(vec![
                 tag(true, "3-ab"),
                 tag(false, "4"),
@@ -204,6 +209,42 @@ mod tests {
             r#""a b""#,
         ] {
             assert!(EntityTags::parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    /// The contract's pattern and the parser agree, on every case above and more.
+    #[test]
+    fn the_entity_tag_pattern_is_the_parser() {
+        let pattern = regex::Regex::new(ENTITY_TAGS_PATTERN).unwrap();
+        for value in [
+            "*",
+            " * ",
+            r#""12""#,
+            r#"W/"12""#,
+            r#""a", W/"b""#,
+            r#""""#,
+            r#""1" ,"2""#,
+            "",
+            "12",
+            r#""12"#,
+            r#""1"2""#,
+            "W/12",
+            r#""1" "2""#,
+            ",",
+            "**",
+            r#""a b""#,
+            r#""1",,"2""#,
+            r#","1""#,
+            r#""1","#,
+            r#""é""#,
+            r#"*, "1""#,
+            r#"w/"1""#,
+        ] {
+            assert_eq!(
+                pattern.is_match(value),
+                EntityTags::parse(value).is_ok(),
+                "{value:?}"
+            );
         }
     }
 
@@ -248,6 +289,34 @@ mod tests {
             "a\u{7f}",
         ] {
             assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn the_idempotency_key_pattern_is_the_parser() {
+        let pattern = regex::Regex::new(IDEMPOTENCY_KEY_PATTERN).unwrap();
+        let (longest, too_long) = ("k".repeat(255), "k".repeat(256));
+        let quoted = format!("\"{longest}\"");
+        for value in [
+            "abc-1",
+            "\"abc-1\"",
+            &longest,
+            &quoted,
+            &too_long,
+            "",
+            "\"\"",
+            "a b",
+            "é",
+            "\"abc",
+            "a\"b",
+            "a\u{7f}",
+            "abc\"",
+        ] {
+            assert_eq!(
+                pattern.is_match(value),
+                IdempotencyKey::parse(value).is_ok(),
+                "{value:?}"
+            );
         }
     }
 

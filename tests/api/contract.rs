@@ -145,6 +145,22 @@ fn every_task_operation_documents_its_errors_and_its_security() {
                     "{id}: a 412 names the current ETag"
                 );
             }
+            for param in operation["parameters"].as_array().into_iter().flatten() {
+                let pattern = param["schema"]["pattern"].as_str();
+                match param["name"].as_str().unwrap() {
+                    "If-Match" | "If-None-Match" => assert_eq!(
+                        pattern,
+                        Some(todo_api::domain::conditional::ENTITY_TAGS_PATTERN),
+                        "{id}: the parser's own pattern"
+                    ),
+                    "Idempotency-Key" => assert_eq!(
+                        pattern,
+                        Some(todo_api::domain::conditional::IDEMPOTENCY_KEY_PATTERN),
+                        "{id}: the parser's own pattern"
+                    ),
+                    _ => {}
+                }
+            }
             assert_eq!(
                 params.contains(&"Idempotency-Key"),
                 idempotent.contains(&id),

@@ -112,6 +112,38 @@ fn kill_a_backend(cluster: &Cluster) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// Kills `BACKEND_KILLS` backends and crashes the cluster `CRASH_RESTARTS`
+/// times, a second apart, while the writers write; returns what it did.
+async fn inject_faults(cluster: Arc<Cluster>) -> (usize, usize) {
+    tokio::task::spawn_blocking(move || {
+        let (mut kills, mut crashes) = (0, 0);
+        std::thread::sleep(Duration::from_millis(800));
+        let every = BACKEND_KILLS / CRASH_RESTARTS + 1;
+        for round in 1..=BACKEND_KILLS + CRASH_RESTARTS {
+            if round % every == 0 && crashes < CRASH_RESTARTS {
+                cluster.stop_immediately().unwrap();
+                cluster.start_again().unwrap();
+                crashes += 1;
+            } else {
+                // Right after a crash the pool may hold no connection
+                // yet: wait for one to kill.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !kill_a_backend(&cluster) {
+                    assert!(Instant::now() < deadline, "no backend to kill");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                kills += 1;
+            }
+            wait_until_up(&cluster);
+            // Long enough for the pool to reconnect and writes to flow.
+            std::thread::sleep(Duration::from_millis(900));
+        }
+        (kills, crashes)
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_survives_killed_backends_and_crash_restarts() {
     let Some(mut cluster) = own_cluster(|_| Ok(())) else {
@@ -132,35 +164,7 @@ async fn every_acknowledged_write_survives_killed_backends_and_crash_restarts() 
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| tokio::spawn(write_until(Arc::clone(&stop), server.url(""), w, "")))
         .collect();
-    let faults = {
-        let cluster = Arc::clone(&cluster);
-        tokio::task::spawn_blocking(move || {
-            let (mut kills, mut crashes) = (0, 0);
-            std::thread::sleep(Duration::from_millis(800));
-            let every = BACKEND_KILLS / CRASH_RESTARTS + 1;
-            for round in 1..=BACKEND_KILLS + CRASH_RESTARTS {
-                if round % every == 0 && crashes < CRASH_RESTARTS {
-                    cluster.stop_immediately().unwrap();
-                    cluster.start_again().unwrap();
-                    crashes += 1;
-                } else {
-                    // Right after a crash the pool may hold no connection
-                    // yet: wait for one to kill.
-                    let deadline = Instant::now() + Duration::from_secs(10);
-                    while !kill_a_backend(&cluster) {
-                        assert!(Instant::now() < deadline, "no backend to kill");
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    kills += 1;
-                }
-                wait_until_up(&cluster);
-                // Long enough for the pool to reconnect and writes to flow.
-                std::thread::sleep(Duration::from_millis(900));
-            }
-            (kills, crashes)
-        })
-    };
-    let (kills, crashes) = faults.await.unwrap();
+    let (kills, crashes) = inject_faults(Arc::clone(&cluster)).await;
     stop.store(true, Ordering::Relaxed);
     let mut outcomes = Vec::new();
     for writer in writers {
@@ -242,6 +246,159 @@ async fn every_acknowledged_write_survives_killed_backends_and_crash_restarts() 
     assert!(
         acknowledged.len() > 1000,
         "the writers kept writing between faults"
+    );
+    assert_eq!(server.terminate().0, 0);
+}
+
+/// One create sent with an `Idempotency-Key` and retried with that key
+/// until it is answered 201: the title (also its key), every status it got.
+struct KeyedWrite {
+    title: String,
+    statuses: Vec<u16>,
+    /// Whether the 201 was a replay: an earlier attempt had committed.
+    replayed: bool,
+}
+
+/// Like `write_until`, but every create carries a key and is retried after
+/// a 503, a 409 (its first attempt still running) or no answer at all, as a
+/// frontend on a flaky connection would, until it is acknowledged.
+async fn write_with_keys_until(
+    stop: Arc<AtomicBool>,
+    base: String,
+    writer: usize,
+) -> Vec<KeyedWrite> {
+    let user = TestUser::new(&format!("keyed-{writer}"));
+    let url = format!("{base}{}", user.tasks_path());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut writes = Vec::new();
+    for i in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let title = format!("kw{writer}-{i}");
+        let mut statuses = Vec::new();
+        let mut replayed = false;
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < give_up {
+            let sent = http
+                .post(&url)
+                .bearer_auth(&user.token)
+                .header("idempotency-key", &title)
+                .json(&json!({ "title": title }))
+                .send()
+                .await;
+            let status = sent.map_or(0, |response| {
+                replayed = response.headers().contains_key("idempotent-replayed");
+                response.status().as_u16()
+            });
+            statuses.push(status);
+            if status == 201 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        writes.push(KeyedWrite {
+            title,
+            statuses,
+            replayed,
+        });
+    }
+    writes
+}
+
+/// Clients that retry with an `Idempotency-Key` through killed backends and
+/// crash restarts: every create ends acknowledged, and exactly once — never
+/// lost, never made twice, although some of their attempts were answered
+/// 503 after committing (the record of the key committed with the task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retries_with_an_idempotency_key_create_each_task_exactly_once_through_faults() {
+    let Some(mut cluster) = own_cluster(|_| Ok(())) else {
+        return;
+    };
+    cluster.make_durable().unwrap();
+    let cluster = Arc::new(cluster);
+    let server = Server::start(
+        &scratch_dir(),
+        &[
+            ("DATABASE_URL", &cluster.url("postgres")),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("DB_TIMEOUT_SECS", "2"),
+        ],
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| tokio::spawn(write_with_keys_until(Arc::clone(&stop), server.url(""), w)))
+        .collect();
+    let (kills, crashes) = inject_faults(Arc::clone(&cluster)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut writes = Vec::new();
+    for writer in writers {
+        writes.extend(writer.await.unwrap());
+    }
+
+    let mut rows: HashMap<String, usize> = HashMap::new();
+    for title in cluster
+        .sql("postgres", "SELECT title FROM tasks")
+        .unwrap()
+        .lines()
+        .filter(|line| !line.is_empty())
+    {
+        *rows.entry(title.to_owned()).or_default() += 1;
+    }
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for status in writes.iter().flat_map(|w| &w.statuses) {
+        *statuses.entry(*status).or_default() += 1;
+    }
+    let retried = writes.iter().filter(|w| w.statuses.len() > 1).count();
+    let replayed = writes.iter().filter(|w| w.replayed).count();
+    let unacknowledged: Vec<&str> = writes
+        .iter()
+        .filter(|w| w.statuses.last() != Some(&201))
+        .map(|w| w.title.as_str())
+        .collect();
+    let not_once: Vec<(&str, usize)> = writes
+        .iter()
+        .map(|w| (w.title.as_str(), rows.get(&w.title).copied().unwrap_or(0)))
+        .filter(|(_, count)| *count != 1)
+        .collect();
+    report(&format!(
+        "{} keyed creates from {WRITERS} writers through {kills} killed backends and {crashes} crash \
+         restarts: attempts by status {statuses:?}; {retried} creates retried, {replayed} of them \
+         answered by a replay (an attempt that failed had committed); {} rows stored; \
+         {} not stored exactly once; {} never acknowledged",
+        writes.len(),
+        rows.values().sum::<usize>(),
+        not_once.len(),
+        unacknowledged.len(),
+    ));
+    assert_eq!(
+        kills + crashes,
+        BACKEND_KILLS + CRASH_RESTARTS,
+        "every fault happened"
+    );
+    assert!(
+        unacknowledged.is_empty(),
+        "retries ended without a 201: {unacknowledged:?}"
+    );
+    assert!(
+        not_once.is_empty(),
+        "stored other than exactly once: {not_once:?}"
+    );
+    assert_eq!(
+        rows.values().sum::<usize>(),
+        writes.len(),
+        "no row without its create"
+    );
+    assert!(
+        retried > 0,
+        "the faults made clients retry (otherwise this proves nothing)"
+    );
+    assert!(
+        statuses.keys().all(|s| [0, 201, 409, 503].contains(s)),
+        "{statuses:?}"
     );
     assert_eq!(server.terminate().0, 0);
 }

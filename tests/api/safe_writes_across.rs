@@ -234,3 +234,96 @@ async fn sqlite_the_server_purges_the_trash_by_itself() {
     ];
     the_server_purges_the_trash_by_itself([env.clone(), env]).await;
 }
+
+/// A phone that gives up on every first attempt (after 1 to 8 ms, around
+/// the time the answer takes) and retries with the same key: each create is stored exactly
+/// once, and the retries that find the first attempt committed get its
+/// answer back instead of a second task.
+async fn impatient_clients_create_each_task_once(env: &[(&str, &str)]) {
+    const CREATES: usize = 60;
+    let server = Server::start(&scratch_dir(), env);
+    let alice = TestUser::new("alice");
+    let url = server.url("/api/alice/tasks");
+    let impatient: Vec<reqwest::Client> = (1..=8)
+        .map(|ms| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_millis(ms))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let patient = reqwest::Client::new();
+    let (mut replayed, mut gave_up) = (0, 0);
+    for i in 0..CREATES {
+        let (key, title) = (format!("phone-{i}"), format!("task {i}"));
+        let first = impatient[i % impatient.len()]
+            .post(&url)
+            .bearer_auth(&alice.token)
+            .header("idempotency-key", &key)
+            .json(&json!({ "title": title }))
+            .send()
+            .await;
+        match first {
+            Ok(response) if response.status() == 201 => continue,
+            Ok(response) => panic!("a first attempt answered {}", response.status()),
+            Err(_) => gave_up += 1,
+        }
+        loop {
+            let (status, again, _) = create_with_key(&patient, &server, &alice, &key, &title).await;
+            match status {
+                201 => {
+                    replayed += usize::from(again.is_some());
+                    break;
+                }
+                409 => tokio::time::sleep(Duration::from_millis(20)).await,
+                other => panic!("a retry answered {other}"),
+            }
+        }
+    }
+    let (_, tasks) = all_tasks(&patient, &url, &alice.token).await;
+    let mut titles: Vec<String> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    titles.dedup();
+    println!(
+        "{CREATES} creates, {gave_up} first attempts abandoned by the client, {replayed} retries \
+         answered by a replay (the abandoned attempt had committed), {} tasks stored",
+        tasks.as_array().unwrap().len()
+    );
+    assert_eq!(
+        tasks.as_array().unwrap().len(),
+        CREATES,
+        "each exactly once"
+    );
+    assert_eq!(titles.len(), CREATES);
+    assert!(
+        gave_up > 0,
+        "the client did give up (otherwise this proves nothing)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_impatient_clients_that_retry_create_each_task_once() {
+    let Some(pg) = postgres::server() else {
+        return;
+    };
+    let database = pg.create_database().await;
+    impatient_clients_create_each_task_once(&[
+        ("DATABASE_URL", database.url.as_str()),
+        ("BETTER_AUTH_SECRET", SECRET),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_impatient_clients_that_retry_create_each_task_once() {
+    impatient_clients_create_each_task_once(&[
+        ("SQLITE_PATH", "tasks.db"),
+        ("BETTER_AUTH_SECRET", SECRET),
+    ])
+    .await;
+}

@@ -121,7 +121,12 @@ impl TrashApi {
         id: Path<i64>,
         /// The trashed task's `ETag` (`"9"`), or `*`: restored only if it is still at
         /// that version, else 412.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#
+            )
+        )]
         _if_match: Header<Option<String>>,
         /// Makes retries safe, e.g. `5b0f3e52-8c1d-4c8e-9f57-2f4d1c6a9e10`.
         #[oai(
