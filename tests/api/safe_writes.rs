@@ -335,8 +335,6 @@ backend_tests! {
             (Method::PUT, &path, ("if-match", "12"), Some(json!({"title": "x"})), "If-Match"),
             (Method::PUT, &path, ("if-match", "\"12"), Some(json!({"title": "x"})), "If-Match"),
             (Method::DELETE, &path, ("if-match", ""), None, "If-Match"),
-            (Method::GET, &path, ("if-none-match", "nope"), None, "If-None-Match"),
-            (Method::GET, &tasks, ("if-none-match", "W/x"), None, "If-None-Match"),
             (Method::POST, &tasks, ("idempotency-key", &long), Some(json!({"title": "x"})), "Idempotency-Key"),
             (Method::POST, &tasks, ("idempotency-key", "two words"), Some(json!({"title": "x"})), "Idempotency-Key"),
             (Method::POST, &tasks, ("idempotency-key", "clé"), Some(json!({"title": "x"})), "Idempotency-Key"),
@@ -352,6 +350,10 @@ backend_tests! {
             assert_eq!(reply.invalid_fields(), [field], "{method} {target} {header:?}");
         }
         assert_eq!(app.titles(&alice, "").await, ["t"], "nothing was written");
+        // A malformed If-None-Match is ignored: a read's full answer is never wrong.
+        for target in [&path, &tasks] {
+            send(&app, &alice, Method::GET, target, &[("if-none-match", "nope")], None).await.expect(200);
+        }
         let task = app.get_task(&alice, id).await;
         assert_eq!(version(&task.body), 1);
         // 401 and 403 come first.
