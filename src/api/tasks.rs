@@ -465,31 +465,25 @@ impl TasksApi {
         let headers = WriteHeaders::of(request, false)?;
         let canonical = body.canonical();
         let new_task = body.into_new_task()?;
-        let mut writing =
-            match Writing::begin(&state, &owner.0, request, &headers, &canonical).await {
-                Ok(writing) => writing,
-                Err(answered) => return Ok(answered.into()),
-            };
         let limit = state.max_tasks_per_user;
-        let outcome = match db::tasks::create(&mut writing.db, &owner.0, &new_task, limit).await {
-            Ok(Some(task)) => {
-                let location = format!(
-                    "/api/{}/tasks/{}",
-                    utf8_percent_encode(task.user_id.as_str(), PATH_SEGMENT),
-                    task.id
-                );
-                let etag = task_etag(task.version);
-                Ok(CreatedTask::Created(
-                    FastJson(task.into()),
-                    location,
-                    etag,
-                    CACHE_CONTROL.to_owned(),
-                ))
-            }
-            Ok(None) => Err(ApiError::TooManyTasks(limit.unwrap_or(u32::MAX))),
-            Err(err) => Err(err.into()),
+        let create = async |db: &mut db::Write| {
+            let task = db::tasks::create(db, &owner.0, &new_task, limit)
+                .await?
+                .ok_or_else(|| ApiError::TooManyTasks(limit.unwrap_or(u32::MAX)))?;
+            let location = format!(
+                "/api/{}/tasks/{}",
+                utf8_percent_encode(task.user_id.as_str(), PATH_SEGMENT),
+                task.id
+            );
+            let etag = task_etag(task.version);
+            Ok(CreatedTask::Created(
+                FastJson(task.into()),
+                location,
+                etag,
+                CACHE_CONTROL.to_owned(),
+            ))
         };
-        Ok(writing.finish(outcome).await.into())
+        Ok(Writing::run(&state, &owner.0, request, &headers, &canonical, create).await)
     }
 
     /// Get one task
@@ -572,15 +566,12 @@ impl TasksApi {
         let headers = WriteHeaders::of(request, true)?;
         let canonical = body.canonical();
         let changes = body.into_changes()?;
-        let mut writing =
-            match Writing::begin(&state, &owner.0, request, &headers, &canonical).await {
-                Ok(writing) => writing,
-                Err(answered) => return Ok(answered.into()),
-            };
         let precondition = headers.precondition.as_ref();
-        let task = db::tasks::update(&mut writing.db, &owner.0, id.0, &changes, precondition).await;
-        let outcome = written(&mut writing.db, &owner.0, id.0, precondition, task).await;
-        Ok(writing.finish(outcome).await.into())
+        let update = async |db: &mut db::Write| {
+            let task = db::tasks::update(db, &owner.0, id.0, &changes, precondition).await;
+            written(db, &owner.0, id.0, precondition, task).await
+        };
+        Ok(Writing::run(&state, &owner.0, request, &headers, &canonical, update).await)
     }
 
     /// Delete a task (to the trash)
@@ -622,20 +613,18 @@ impl TasksApi {
         _idempotency_key: Header<Option<String>>,
     ) -> Result<Written<TrashedTask>, ErrorSet<DELETE_ONE_TASK>> {
         let headers = WriteHeaders::of(request, true)?;
-        let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
-            Ok(writing) => writing,
-            Err(answered) => return Ok(answered.into()),
-        };
         let precondition = headers.precondition.as_ref();
-        let outcome = match db::tasks::trash(&mut writing.db, &owner.0, id.0, precondition).await {
-            Ok(Some(version)) => Ok(TrashedTask::Trashed(task_etag(version))),
-            Ok(None) if precondition.is_some() => {
-                Err(missing_or_changed(&mut writing.db, &owner.0, id.0, false).await)
-            }
-            Ok(None) => Err(ApiError::TaskNotFound),
-            Err(err) => Err(err.into()),
-        };
-        Ok(writing.finish(outcome).await.into())
+        let trash =
+            async |db: &mut db::Write| match db::tasks::trash(db, &owner.0, id.0, precondition)
+                .await?
+            {
+                Some(version) => Ok(TrashedTask::Trashed(task_etag(version))),
+                None if precondition.is_some() => {
+                    Err(missing_or_changed(db, &owner.0, id.0, false).await)
+                }
+                None => Err(ApiError::TaskNotFound),
+            };
+        Ok(Writing::run(&state, &owner.0, request, &headers, &[], trash).await)
     }
 
     /// Toggle or set completion
@@ -680,24 +669,21 @@ impl TasksApi {
         let headers = WriteHeaders::of(request, true)?;
         let canonical = body.canonical();
         let completed = body.into_completed()?;
-        let mut writing =
-            match Writing::begin(&state, &owner.0, request, &headers, &canonical).await {
-                Ok(writing) => writing,
-                Err(answered) => return Ok(answered.into()),
-            };
         let precondition = headers.precondition.as_ref();
-        let task = match completed {
-            None => db::tasks::toggle(&mut writing.db, &owner.0, id.0, precondition).await,
-            Some(completed) => {
-                let changes = TaskChanges {
-                    completed: Some(completed),
-                    ..TaskChanges::default()
-                };
-                db::tasks::update(&mut writing.db, &owner.0, id.0, &changes, precondition).await
-            }
+        let complete = async |db: &mut db::Write| {
+            let task = match completed {
+                None => db::tasks::toggle(db, &owner.0, id.0, precondition).await,
+                Some(completed) => {
+                    let changes = TaskChanges {
+                        completed: Some(completed),
+                        ..TaskChanges::default()
+                    };
+                    db::tasks::update(db, &owner.0, id.0, &changes, precondition).await
+                }
+            };
+            written(db, &owner.0, id.0, precondition, task).await
         };
-        let outcome = written(&mut writing.db, &owner.0, id.0, precondition, task).await;
-        Ok(writing.finish(outcome).await.into())
+        Ok(Writing::run(&state, &owner.0, request, &headers, &canonical, complete).await)
     }
 }
 

@@ -150,7 +150,7 @@ impl WriteHeaders {
 /// A write in progress: its database connection (a transaction with a key)
 /// and, with a key, what to store its response under.
 pub struct Writing {
-    pub db: db::Write,
+    db: db::Write,
     keyed: Option<Keyed>,
 }
 
@@ -162,9 +162,28 @@ struct Keyed {
 }
 
 impl Writing {
-    /// Starts the write `request` asks for, or answers it at once: a replay,
-    /// a 409 (the key is in use), a 422 (the key was used for another request).
-    pub async fn begin(
+    /// Runs `write` as `request` asks (conditionally, idempotently), or
+    /// answers without running it: a replay, a 409 (the key is in use), a
+    /// 422 (the key was used for another request). `body` is the request's
+    /// body as canonical JSON, for telling a retry from another request.
+    pub async fn run<R, T: IntoResponse>(
+        state: &AppState,
+        owner: &UserId,
+        request: &Request,
+        headers: &WriteHeaders,
+        body: &[u8],
+        write: impl AsyncFnOnce(&mut db::Write) -> Result<T, ApiError>,
+    ) -> Written<R> {
+        match Self::begin(state, owner, request, headers, body).await {
+            Ok(mut writing) => {
+                let outcome = write(&mut writing.db).await;
+                writing.finish(outcome).await.into()
+            }
+            Err(answered) => answered.into(),
+        }
+    }
+
+    async fn begin(
         state: &AppState,
         owner: &UserId,
         request: &Request,
@@ -216,7 +235,7 @@ impl Writing {
 
     /// Ends the write with its outcome: commits it (storing the response
     /// under the key, if any) and returns the response to send.
-    pub async fn finish<T: IntoResponse>(mut self, outcome: Result<T, ApiError>) -> Response {
+    async fn finish<T: IntoResponse>(mut self, outcome: Result<T, ApiError>) -> Response {
         let response = match outcome {
             Ok(done) => done.into_response(),
             Err(err) => err.as_response(),

@@ -136,21 +136,18 @@ impl TrashApi {
         _idempotency_key: Header<Option<String>>,
     ) -> Result<Written<OneTask>, ErrorSet<DELETE_ONE_TASK>> {
         let headers = WriteHeaders::of(request, true)?;
-        let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
-            Ok(writing) => writing,
-            Err(answered) => return Ok(answered.into()),
-        };
         let precondition = headers.precondition.as_ref();
-        let outcome = match db::tasks::restore(&mut writing.db, &owner.0, id.0, precondition).await
-        {
-            Ok(Some(task)) => Ok(OneTask::of(task)),
-            Ok(None) if precondition.is_some() => {
-                Err(missing_or_changed(&mut writing.db, &owner.0, id.0, true).await)
-            }
-            Ok(None) => Err(ApiError::TaskNotFound),
-            Err(err) => Err(err.into()),
-        };
-        Ok(writing.finish(outcome).await.into())
+        let restore =
+            async |db: &mut db::Write| match db::tasks::restore(db, &owner.0, id.0, precondition)
+                .await?
+            {
+                Some(task) => Ok(OneTask::of(task)),
+                None if precondition.is_some() => {
+                    Err(missing_or_changed(db, &owner.0, id.0, true).await)
+                }
+                None => Err(ApiError::TaskNotFound),
+            };
+        Ok(Writing::run(&state, &owner.0, request, &headers, &[], restore).await)
     }
 
     /// Purge a task from the trash
@@ -182,16 +179,11 @@ impl TrashApi {
         _if_match: NoIfMatch,
     ) -> Result<Written<Purged>, ErrorSet<PURGE>> {
         let headers = WriteHeaders::of(request, false)?;
-        let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
-            Ok(writing) => writing,
-            Err(answered) => return Ok(answered.into()),
+        let purge = async |db: &mut db::Write| match db::tasks::purge(db, &owner.0, id.0).await? {
+            true => Ok(Purged::Purged),
+            false => Err(ApiError::TaskNotFound),
         };
-        let outcome = match db::tasks::purge(&mut writing.db, &owner.0, id.0).await {
-            Ok(true) => Ok(Purged::Purged),
-            Ok(false) => Err(ApiError::TaskNotFound),
-            Err(err) => Err(err.into()),
-        };
-        Ok(writing.finish(outcome).await.into())
+        Ok(Writing::run(&state, &owner.0, request, &headers, &[], purge).await)
     }
 
     /// Empty the trash
@@ -219,14 +211,10 @@ impl TrashApi {
         _if_match: NoIfMatch,
     ) -> Result<Written<Purged>, ErrorSet<EMPTY>> {
         let headers = WriteHeaders::of(request, false)?;
-        let mut writing = match Writing::begin(&state, &owner.0, request, &headers, &[]).await {
-            Ok(writing) => writing,
-            Err(answered) => return Ok(answered.into()),
+        let empty = async |db: &mut db::Write| {
+            db::tasks::empty_trash(db, &owner.0).await?;
+            Ok(Purged::Purged)
         };
-        let outcome = db::tasks::empty_trash(&mut writing.db, &owner.0)
-            .await
-            .map(|_| Purged::Purged)
-            .map_err(ApiError::from);
-        Ok(writing.finish(outcome).await.into())
+        Ok(Writing::run(&state, &owner.0, request, &headers, &[], empty).await)
     }
 }
