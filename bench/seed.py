@@ -2,6 +2,8 @@
 """Creates tasks through the HTTP API and prints their ids, ascending, one a line.
 
     seed.py --url http://127.0.0.1:PORT --user bench-a --token TOKEN --count 50 [--threads 4]
+    seed.py --url … --user bench-a --token TOKEN --versions         # prints 1:7,2:9,…
+    seed.py --url … --user bench-a --token TOKEN --restore 1,2,…    # the seeded titles again
 
 Each thread keeps one keep-alive connection (http.client). The texts are
 realistic (titles ~20 characters, descriptions ~60) and depend only on the user
@@ -91,12 +93,47 @@ def task_body(user: str, number: int) -> bytes:
     return json.dumps(body).encode()
 
 
+def versions(conn: http.client.HTTPConnection, path: str, headers: dict) -> int:
+    """Prints the user's tasks as `id:version,…` (version 0 from a server
+    before 1.2), for bench/wrk/put.lua, which sends each task's ETag."""
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        print(f"seed.py: GET {path}: {response.status} {body[:300]!r}", file=sys.stderr)
+        return 1
+    print(",".join(f"{task['id']}:{task.get('version', 0)}" for task in json.loads(body)))
+    return 0
+
+
+def restore(conn: http.client.HTTPConnection, path: str, headers: dict,
+            user: str, ids: list[str]) -> int:
+    """PUTs back the titles seeding gave the tasks `ids` (the user's tasks in
+    seed order, as one connection seeds them), after bench/run's put renamed them."""
+    for number, task_id in enumerate(ids):
+        title = json.loads(task_body(user, number))["title"]
+        conn.request("PUT", f"{path}/{task_id}", body=json.dumps({"title": title}).encode(),
+                     headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            print(f"seed.py: PUT {path}/{task_id}: {response.status} {body[:300]!r}",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="http://127.0.0.1:PORT")
     parser.add_argument("--user", required=True)
     parser.add_argument("--token", required=True)
-    parser.add_argument("--count", type=int, required=True)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--count", type=int, help="how many tasks to create")
+    mode.add_argument("--versions", action="store_true",
+                      help="print the user's tasks as id:version,…")
+    mode.add_argument("--restore", metavar="IDS",
+                      help="put the seeded titles back on the tasks IDS (in seed order)")
     parser.add_argument("--threads", type=int, default=1,
                         help="1 keeps the ids contiguous (tasks created in order)")
     parser.add_argument("--deadline", type=float, default=300.0,
@@ -110,6 +147,14 @@ def main() -> int:
     path = f"/api/{urllib.parse.quote(args.user, safe='')}/tasks"
     headers = {"Authorization": f"Bearer {args.token}",
                "Content-Type": "application/json"}
+    if args.count is None:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        try:
+            if args.versions:
+                return versions(conn, path, headers)
+            return restore(conn, path, headers, args.user, args.restore.split(","))
+        finally:
+            conn.close()
     started = time.monotonic()
     deadline = started + args.deadline
     ids: list[int] = []
