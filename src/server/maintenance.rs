@@ -24,21 +24,16 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
-    /// Runs the job now and then every `interval`, until the task is dropped.
+    /// Runs the job now and then every `interval`, until the task is aborted.
     pub fn spawn(self, db: Database) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(self.interval);
-            // A run that took long (or a suspended machine) does not make the
-            // next ones come in a burst.
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                self.run_once(&db).await;
-            }
-        })
+        tokio::spawn(every(self.interval, move || {
+            let db = db.clone();
+            async move { self.run_once(&db).await }
+        }))
     }
 
-    /// One pass; failures are logged and retried at the next tick.
+    /// One pass; failures are logged and retried at the next tick. A pass
+    /// with nothing to do is two indexed queries.
     pub async fn run_once(&self, db: &Database) {
         let now = Utc::now();
         let before = |kept: Duration| now - chrono::Duration::from_std(kept).unwrap_or_default();
@@ -55,5 +50,57 @@ impl Maintenance {
                 "deleting expired idempotency keys failed; retrying later"
             ),
         }
+    }
+}
+
+/// Runs `pass` now and then once per `interval`, for ever. A pass that took
+/// long (or a suspended machine) does not make the next ones come in a burst.
+async fn every<F, Fut>(interval: Duration, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        pass().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    /// What keeps an idle Neon compute asleep: one pass at start-up, then one
+    /// an hour, however long a pass takes.
+    #[tokio::test(start_paused = true)]
+    async fn the_job_runs_at_start_up_then_once_an_interval() {
+        let passes = Arc::new(AtomicUsize::new(0));
+        let job = tokio::spawn(every(Duration::from_secs(3600), {
+            let passes = Arc::clone(&passes);
+            move || {
+                let passes = Arc::clone(&passes);
+                async move {
+                    passes.fetch_add(1, Ordering::SeqCst);
+                    // A slow pass (a big purge) does not shift the schedule into a burst.
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                }
+            }
+        }));
+        let count_after = async |secs| {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            passes.load(Ordering::SeqCst)
+        };
+        assert_eq!(count_after(1).await, 1, "at start-up");
+        assert_eq!(count_after(3598).await, 1, "none more within the hour");
+        assert_eq!(count_after(2).await, 2, "the next on the hour");
+        assert_eq!(count_after(3 * 3600).await, 5, "then one an hour");
+        job.abort();
     }
 }
