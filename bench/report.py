@@ -120,31 +120,46 @@ def cpu_costs(rows: list[dict], backend: str) -> list[str]:
     API ÷ pgbench is bounded by (PostgreSQL + pgbench) ÷ (server + PostgreSQL +
     wrk) per request: this table shows where each request's CPU goes.
     """
+    # Rows without a pgbench run (SQLite, BENCH_BIN) show a dash on its side.
     mine = [row for row in rows if row["backend"] == backend
-            and row["pgbench_pg_ticks"] and int(row["connections"]) == default_connections]
+            and int(row["connections"]) == default_connections]
     if not mine:
         return []
 
     def per(ticks: str, count: float) -> str:
+        if not ticks or not count:
+            return DASH
         return f"{int(ticks) / int(mine[0]['clk_tck']) / count * 1e6:,.0f}"
 
+    postgres = backend == "postgres"
     lines = [
         "",
         "CPU time per request (API run) and per transaction (pgbench run), in µs, from "
         "/proc tick counts (10 ms resolution). Sharing 2 cores, the API can reach at most "
-        "about (PostgreSQL + pgbench) ÷ (server + PostgreSQL + wrk) of pgbench's rate.",
+        "about (PostgreSQL + pgbench) ÷ (server + PostgreSQL + wrk) of pgbench's rate."
+        if postgres else
+        "CPU time per request, in µs, from /proc tick counts (10 ms resolution); SQLite "
+        "runs inside the server, so its work is in the server's column.",
         "",
-        "| workload | server | PostgreSQL | wrk | all (API) | PostgreSQL (pgbench) | pgbench client | all (pgbench) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | server | PostgreSQL | wrk | all (API) | PostgreSQL (pgbench) | pgbench client | all (pgbench) |"
+        if postgres else "| workload | server | wrk | all |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|" if postgres else "|---|---:|---:|---:|",
     ]
     for row in mine:
+        if not postgres:
+            lines.append(
+                f"| {row['workload']} | {per(row['cpu_ticks'], int(row['requests']))} "
+                f"| {per(row['wrk_ticks'], int(row['requests']))} "
+                f"| {per(str(int(row['cpu_ticks']) + int(row['wrk_ticks'])), int(row['requests']))} |")
+            continue
         requests = int(row["requests"])
-        txns = int(row["pgbench_txns"])
+        txns = int(row["pgbench_txns"] or 0)
         api = [int(row[k]) for k in ("cpu_ticks", "postgres_ticks", "wrk_ticks")]
-        bench = [int(row[k]) for k in ("pgbench_pg_ticks", "pgbench_client_ticks")]
+        bench = [int(row[k] or 0) for k in ("pgbench_pg_ticks", "pgbench_client_ticks")]
         lines.append(
             f"| {row['workload']} | {per(row['cpu_ticks'], requests)} "
-            f"| {per(row['postgres_ticks'], requests)} | {per(row['wrk_ticks'], requests)} "
+            f"| {per(row['postgres_ticks'], requests)} "
+            f"| {per(row['wrk_ticks'], requests)} "
             f"| {per(str(sum(api)), requests)} | {per(row['pgbench_pg_ticks'], txns)} "
             f"| {per(row['pgbench_client_ticks'], txns)} | {per(str(sum(bench)), txns)} |")
     return lines
