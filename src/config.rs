@@ -2,7 +2,7 @@
 
 use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
-use crate::{auth::JwksSettings, db::PoolSettings, server::ConnectionLimits};
+use crate::{auth::JwksSettings, db::PoolSettings, live::LiveSettings, server::ConnectionLimits};
 
 /// A value that must never reach a log line or a response.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub struct Config {
     pub maintenance_interval: Duration,
     /// `MAX_CONNECTIONS`, `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_WRITE_TIMEOUT_SECS`.
     pub connections: ConnectionLimits,
+    /// `EVENTS_KEEPALIVE_SECS`, `EVENTS_MAX_STREAMS_PER_USER`, `EVENTS_POLL_MS`.
+    pub live: LiveSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +187,26 @@ impl Config {
                     10,
                 )?),
                 write_timeout: Duration::from_secs(positive(&var, "HTTP_WRITE_TIMEOUT_SECS", 30)?),
+            },
+            live: {
+                let default = LiveSettings::default();
+                LiveSettings {
+                    keep_alive: Duration::from_secs(positive(
+                        &var,
+                        "EVENTS_KEEPALIVE_SECS",
+                        default.keep_alive.as_secs(),
+                    )?),
+                    max_streams_per_user: positive(
+                        &var,
+                        "EVENTS_MAX_STREAMS_PER_USER",
+                        default.max_streams_per_user,
+                    )?,
+                    poll_every: Duration::from_millis(positive(
+                        &var,
+                        "EVENTS_POLL_MS",
+                        u64::try_from(default.poll_every.as_millis()).unwrap_or(1000),
+                    )?),
+                }
             },
         })
     }

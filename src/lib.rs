@@ -9,4 +9,5 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod live;
 pub mod server;

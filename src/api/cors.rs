@@ -30,12 +30,13 @@ use super::problem::ApiError;
 /// like `GET` and `POST`, the browser allows it whatever the list says.)
 const ALLOW_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The request headers it may send: lowercase, as browsers list them.
-const ALLOW_HEADERS: [&str; 5] = [
+const ALLOW_HEADERS: [&str; 6] = [
     "authorization",
     "content-type",
     "idempotency-key",
     "if-match",
     "if-none-match",
+    "last-event-id",
 ];
 /// The response headers it may read besides the CORS-safelisted ones.
 const EXPOSE_HEADERS: &str =

@@ -1,6 +1,7 @@
 //! The HTTP surface: poem-openapi operations, their JSON types and errors.
 //! Never names a diesel type.
 
+mod changes;
 pub mod cors;
 pub mod docs;
 mod health;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use poem_openapi::{OpenApiService, ServerObject, Tags};
 
-use crate::{auth::TokenVerifier, db::Database};
+use crate::{auth::TokenVerifier, db::Database, live::Live};
 
 pub use payload::MAX_BODY_BYTES;
 pub use schema::FastJson;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub max_tasks_per_user: Option<u32>,
     /// How long outcomes of writes with an `Idempotency-Key` are replayed.
     pub idempotency: IdempotencySettings,
+    /// The event streams and what wakes them.
+    pub live: Live,
 }
 
 #[derive(Tags)]
@@ -40,19 +43,34 @@ enum ApiTags {
     Tasks,
     /// Deleted tasks, until they are restored or purged.
     Trash,
+    /// What changed in the user's tasks: a feed to sync a copy, and a live stream.
+    Changes,
     /// Liveness and readiness probes.
     Health,
 }
 
 /// The version of the contract (`info.version`), not of the crate: it takes a
 /// major step on every breaking change.
-pub const CONTRACT_VERSION: &str = "1.2.0";
+pub const CONTRACT_VERSION: &str = "1.3.0";
 
 /// The operations, as an OpenAPI service. Needs no state, so the spec can be
 /// printed without a database.
-pub fn service() -> OpenApiService<(tasks::TasksApi, tasks::TrashApi, health::HealthApi), ()> {
+pub fn service() -> OpenApiService<
+    (
+        tasks::TasksApi,
+        tasks::TrashApi,
+        changes::ChangesApi,
+        health::HealthApi,
+    ),
+    (),
+> {
     OpenApiService::new(
-        (tasks::TasksApi, tasks::TrashApi, health::HealthApi),
+        (
+            tasks::TasksApi,
+            tasks::TrashApi,
+            changes::ChangesApi,
+            health::HealthApi,
+        ),
         "Todo API",
         CONTRACT_VERSION,
     )
@@ -69,7 +87,12 @@ pub fn service() -> OpenApiService<(tasks::TasksApi, tasks::TrashApi, health::He
          while the first is still running a retry gets 409 with `Retry-After`; the same key \
          with another request is a 422. `k` and `\"k\"` are the same key. Keys are kept \
          24 hours per user. A deleted task goes to the trash, where it can be restored \
-         until it is purged (after 30 days by default).",
+         until it is purged (after 30 days by default).\n\n\
+         **Live changes.** `GET /api/{user_id}/changes?since=N` lists every change after \
+         change number N in commit order (`since=0`: a snapshot of the current tasks), so \
+         a client keeps a copy in sync by applying them; `GET /api/{user_id}/events` \
+         streams the same changes as Server-Sent Events as they happen, on any server \
+         instance, resuming after `Last-Event-ID`.",
     )
     .server(
         // Plain text: Swagger UI shows it in a `<select>`, where Markdown stays raw.

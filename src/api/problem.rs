@@ -32,6 +32,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 const RETRY_AFTER_SECS: u32 = 5;
 /// Seconds to wait before retrying a request whose key is still in use.
 const KEY_IN_USE_RETRY_SECS: u32 = 1;
+/// Seconds to wait before opening another event stream past the limit.
+const TOO_MANY_STREAMS_RETRY_SECS: u32 = 10;
 
 /// An RFC 9457 problem. Frontends show `detail`.
 #[derive(Debug, Object, Serialize)]
@@ -91,6 +93,18 @@ pub enum ApiError {
          seconds to get its outcome"
     )]
     KeyInUse,
+    /// The change feed no longer holds every change after the number asked for.
+    #[error(
+        "the changes after this number are no longer kept (they are kept TRASH_RETENTION_DAYS); \
+         read the feed again from since=0"
+    )]
+    Gone,
+    /// The user already holds the most event streams an instance serves.
+    #[error(
+        "this user already has {0} event streams open, the most allowed \
+         (EVENTS_MAX_STREAMS_PER_USER): close one, or retry after Retry-After seconds"
+    )]
+    TooManyStreams(usize),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("the database is unavailable; retry shortly")]
@@ -152,6 +166,8 @@ impl ResponseError for ApiError {
             Self::TooManyTasks(_) | Self::KeyInUse => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Gone => StatusCode::GONE,
+            Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadHost => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -184,6 +200,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, KEY_IN_USE_RETRY_SECS.into());
+        }
+        if let Self::TooManyStreams(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, TOO_MANY_STREAMS_RETRY_SECS.into());
         }
         if let Self::Unauthorized(err) = self {
             // RFC 6750 §3.1: no error code when the request had no credentials.
@@ -309,6 +330,10 @@ pub mod statuses {
     pub const PRECONDITION_FAILED: u16 = 1 << 9;
     /// 409 for a write that takes an `Idempotency-Key`.
     pub const KEY_IN_USE: u16 = 1 << 10;
+    /// 410: the change feed from too old a number.
+    pub const GONE: u16 = 1 << 11;
+    /// 429: too many event streams.
+    pub const TOO_MANY_STREAMS: u16 = 1 << 12;
 }
 
 /// The error half of an operation's result: an [`ApiError`] at run time, and in
@@ -399,6 +424,12 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 "Precondition failed: the task has changed since you read it (its ETag is now \"8\"); read it again and reapply your change",
             ),
             (
+                GONE,
+                410,
+                "`since` (or `Last-Event-ID`) is older than the changes the server keeps (`TRASH_RETENTION_DAYS`, 30 by default): read the feed again from `since=0`, a snapshot of the current tasks.",
+                "the changes after this number are no longer kept (they are kept TRASH_RETENTION_DAYS); read the feed again from since=0",
+            ),
+            (
                 PAYLOAD_TOO_LARGE,
                 413,
                 "The request body is larger than the server accepts.",
@@ -415,6 +446,12 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 422,
                 "The request is invalid: `errors` lists each problem.",
                 "invalid request: title must not be empty or only whitespace",
+            ),
+            (
+                TOO_MANY_STREAMS,
+                429,
+                "The user already has the most event streams open that one server instance serves (`EVENTS_MAX_STREAMS_PER_USER`, 5 by default): close one, or retry after `Retry-After` seconds.",
+                "this user already has 5 event streams open, the most allowed (EVENTS_MAX_STREAMS_PER_USER): close one, or retry after Retry-After seconds",
             ),
             (
                 UNAVAILABLE,
@@ -474,7 +511,7 @@ fn problem_meta(status: u16, description: &'static str, detail: &str) -> MetaRes
             r#"`Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750)."#,
             "string",
         )],
-        503 => vec![retry_after_header("Seconds to wait before retrying.", true)],
+        503 | 429 => vec![retry_after_header("Seconds to wait before retrying.", true)],
         409 if description.contains("Idempotency-Key") => vec![retry_after_header(
             "When a request with the same key is still being processed: seconds to wait before retrying.",
             !description.contains("MAX_TASKS_PER_USER"),

@@ -177,7 +177,13 @@ impl Writing {
         match Self::begin(state, owner, request, headers, body).await {
             Ok(mut writing) => {
                 let outcome = write(&mut writing.db).await;
-                writing.finish(outcome).await.into()
+                let response = writing.finish(outcome).await;
+                if response.status().is_success() {
+                    // Committed: this instance's streams of the owner read it now
+                    // (others hear of it from the database).
+                    state.live.hub.wake(owner.as_str());
+                }
+                response.into()
             }
             Err(answered) => answered.into(),
         }

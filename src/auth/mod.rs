@@ -146,6 +146,12 @@ impl SharedSecret {
 
 /// An HS256 token for `sub`, valid for `ttl_secs`, signed with `secret`: the
 /// kind the frontend mints. For dev mode and `todo-api token`.
+/// When a token that [`TokenVerifier::verify`] accepted expires, in seconds
+/// since the epoch: an event stream ends then.
+pub fn expires_at(token: &str) -> Option<u64> {
+    Claims::read(token).ok().map(|claims| claims.exp)
+}
+
 pub fn mint_token(secret: &str, sub: &str, ttl_secs: u64) -> String {
     #[derive(Serialize)]
     struct Minted<'a> {

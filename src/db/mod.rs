@@ -107,14 +107,34 @@ pub(crate) enum Conn<'a> {
     Sqlite(&'a mut SqliteAsync),
 }
 
+/// How a [`Write`] runs its statements.
+#[derive(Clone, Copy)]
+enum Mode {
+    Autocommit,
+    Transaction,
+    /// Reads only, all from one snapshot.
+    Snapshot,
+}
+
 impl Write {
-    async fn begin(db: &Database, transaction: bool) -> Result<Self, DbError> {
+    async fn begin(db: &Database, mode: Mode) -> Result<Self, DbError> {
         let (conn, begin) = match db.pool() {
             Pools::Postgres(pool, _) => (
                 Pooled::Postgres(pool.get().await?),
-                transaction.then_some("BEGIN"),
+                match mode {
+                    Mode::Autocommit => None,
+                    Mode::Transaction => Some("BEGIN"),
+                    Mode::Snapshot => Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                },
             ),
-            Pools::Sqlite(pool) => (Pooled::Sqlite(pool.get().await?), Some("BEGIN IMMEDIATE")),
+            // A deferred BEGIN reads from one snapshot of the WAL until it ends.
+            Pools::Sqlite(pool) => (
+                Pooled::Sqlite(pool.get().await?),
+                Some(match mode {
+                    Mode::Snapshot => "BEGIN",
+                    Mode::Autocommit | Mode::Transaction => "BEGIN IMMEDIATE",
+                }),
+            ),
         };
         // Armed before BEGIN is sent: a cancellation while it runs counts too.
         let mut write = Self {
@@ -181,6 +201,41 @@ impl Drop for Write {
 
 pub mod idempotency;
 pub mod tasks;
+
+/// The channel the 1.3 migration's trigger notifies, with the owner as payload.
+pub const CHANGES_CHANNEL: &str = "todo_api_changes";
+
+/// A PostgreSQL database to LISTEN on (over `NEON_DIRECT_URL`: a pooler in
+/// transaction mode drops LISTEN).
+pub struct ListenTarget(postgres::ConnectOptions);
+
+/// An open LISTEN connection and the owners its notifications name.
+pub struct Notifications {
+    _client: tokio_postgres::Client,
+    pub owners: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl ListenTarget {
+    pub fn parse(url: &str, connect_timeout: Duration) -> Result<Self, OpenError> {
+        postgres::ConnectOptions::parse(url, connect_timeout)
+            .map(Self)
+            .map_err(OpenError::Refused)
+    }
+
+    /// Where it connects, for logs (never a password).
+    pub fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// Connects and listens for changes; the error says why, without secrets.
+    pub async fn listen(&self) -> Result<Notifications, String> {
+        let (client, owners) = self.0.listen(CHANGES_CHANNEL).await?;
+        Ok(Notifications {
+            _client: client,
+            owners,
+        })
+    }
+}
 
 /// How the pool behaves; every field comes from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -408,13 +463,20 @@ impl Database {
     /// A connection to write with: one autocommit statement at a time on
     /// PostgreSQL, a transaction on SQLite (see [`Write`]).
     pub async fn write(&self) -> Result<Write, DbError> {
-        Write::begin(self, false).await
+        Write::begin(self, Mode::Autocommit).await
     }
 
     /// A transaction on both backends, for several statements that must
     /// commit together (a write and its idempotency record).
     pub async fn transaction(&self) -> Result<Write, DbError> {
-        Write::begin(self, true).await
+        Write::begin(self, Mode::Transaction).await
+    }
+
+    /// A read-only transaction whose statements all see the same committed
+    /// state, for a read that takes several (the change feed's snapshot);
+    /// it takes no write lock on SQLite. End it with `commit`.
+    pub async fn snapshot(&self) -> Result<Write, DbError> {
+        Write::begin(self, Mode::Snapshot).await
     }
 
     /// Where the data is, for logs (never a password).

@@ -17,7 +17,9 @@ use rustls::{
     crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature},
     pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
 };
+use tokio::sync::mpsc;
 use tokio_postgres::{
+    AsyncMessage,
     config::{Host, SslMode},
     error::SqlState,
 };
@@ -138,6 +140,45 @@ impl ConnectOptions {
             .await
             .map_err(|err| ConnectionError::BadConnection(describe(&err)))?;
         AsyncPgConnection::try_from_client_and_connection(client, connection).await
+    }
+
+    /// Opens one connection that listens on `channel`: the payloads of its
+    /// notifications, until the connection ends (the channel closes then).
+    /// The client must be kept: dropping it closes the connection.
+    pub async fn listen(
+        &self,
+        channel: &str,
+    ) -> Result<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>), String> {
+        let (client, mut connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|err| describe(&err))?;
+        let (payloads, received) = mpsc::unbounded_channel();
+        // The connection does its I/O only while polled: this task drives it
+        // and hands the notifications on; it ends with the connection.
+        tokio::spawn(async move {
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(AsyncMessage::Notification(note)) => {
+                        if payloads.send(note.payload().to_owned()).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(cause = %describe(&err), "events: the listening connection failed");
+                        break;
+                    }
+                }
+            }
+        });
+        // A channel name is an identifier: ours is a constant, quoted anyway.
+        client
+            .batch_execute(&format!("LISTEN \"{channel}\""))
+            .await
+            .map_err(|err| describe(&err))?;
+        Ok((client, received))
     }
 
     /// Opens one connection for start-up, sorting a failure into what waiting

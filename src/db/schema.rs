@@ -34,6 +34,39 @@ pub mod pg {
     }
 
     diesel::table! {
+        user_changes (user_id) {
+            user_id -> Text,
+            seq -> Int8,
+            kept_after -> Int8,
+        }
+    }
+
+    diesel::table! {
+        task_changes (user_id, seq) {
+            user_id -> Text,
+            seq -> Int8,
+            kind -> Text,
+            at -> Timestamptz,
+            task_id -> Int8,
+            title -> Text,
+            description -> Nullable<Text>,
+            completed -> Bool,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+            priority -> Int2,
+            tags -> Text,
+            due_date -> Nullable<Date>,
+            due_time -> Nullable<Time>,
+            due_tz -> Nullable<Text>,
+            due_at -> Nullable<Timestamptz>,
+            version -> Int8,
+            trashed_at -> Nullable<Timestamptz>,
+        }
+    }
+
+    diesel::allow_tables_to_appear_in_same_query!(user_changes, task_changes);
+
+    diesel::table! {
         idempotency_keys (user_id, key) {
             user_id -> Text,
             key -> Text,
@@ -77,11 +110,6 @@ pub mod pg {
     /// A purge's condition that locks the owner's counter before any task row.
     pub fn changes_locked(owner: &str) -> lock_changes<&str> {
         lock_changes(owner)
-    }
-
-    /// A purge's change numbers, one per purged task, as `RETURNING` takes them.
-    pub fn purge_changes() -> next_change<tasks::user_id> {
-        next_change(tasks::user_id)
     }
 
     /// Holds the lock that says a request with this key is running, until the
@@ -151,8 +179,34 @@ pub mod sqlite {
         user_changes (user_id) {
             user_id -> Text,
             seq -> BigInt,
+            kept_after -> BigInt,
         }
     }
+
+    diesel::table! {
+        task_changes (user_id, seq) {
+            user_id -> Text,
+            seq -> BigInt,
+            kind -> Text,
+            at -> TimestamptzSqlite,
+            task_id -> BigInt,
+            title -> Text,
+            description -> Nullable<Text>,
+            completed -> Bool,
+            created_at -> TimestamptzSqlite,
+            updated_at -> TimestamptzSqlite,
+            priority -> SmallInt,
+            tags -> Text,
+            due_date -> Nullable<Date>,
+            due_time -> Nullable<Time>,
+            due_tz -> Nullable<Text>,
+            due_at -> Nullable<TimestamptzSqlite>,
+            version -> BigInt,
+            trashed_at -> Nullable<TimestamptzSqlite>,
+        }
+    }
+
+    diesel::allow_tables_to_appear_in_same_query!(user_changes, task_changes);
 
     diesel::table! {
         idempotency_keys (user_id, key) {
@@ -213,12 +267,6 @@ pub mod sqlite {
         _owner: &str,
     ) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Bool>> {
         diesel::dsl::sql("1")
-    }
-
-    /// A purge's change numbers: `record_changes` takes them after the
-    /// statement, so `RETURNING` carries none.
-    pub fn purge_changes() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
-        diesel::dsl::sql::<diesel::sql_types::BigInt>("0")
     }
 
     /// SQLite's write lock, taken by `BEGIN IMMEDIATE`, already serialises

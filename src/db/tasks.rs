@@ -161,8 +161,10 @@ fn due_columns(due: Option<&Due>) -> DueColumns {
     }
 }
 
+mod changes;
 mod list;
 mod trash;
+pub use changes::{FeedPage, feed, forget_changes_before, latest_changes};
 pub use list::{Page, list};
 pub use trash::{empty_trash, list_trash, purge, purge_trashed_before, restore, trash};
 

@@ -1,5 +1,6 @@
 //! Plain Rust types and rules: no web framework, no database.
 
+pub mod change;
 pub mod conditional;
 mod cursor;
 pub mod due;
@@ -9,6 +10,7 @@ mod task;
 
 use std::fmt;
 
+pub use change::{Change, ChangeKind, FeedRefusal, Since};
 pub use conditional::{EntityTags, IdempotencyKey, Precondition, task_etag};
 pub use due::Due;
 pub use listing::{

@@ -1,10 +1,10 @@
 //! The server's own periodic work: purging tasks that have been in the trash
-//! longer than `TRASH_RETENTION_DAYS`, and deleting idempotency records older
-//! than `IDEMPOTENCY_RETENTION_HOURS`. The one place background work starts.
+//! longer than `TRASH_RETENTION_DAYS`, deleting change-feed rows older than
+//! that too, and idempotency records older than `IDEMPOTENCY_RETENTION_HOURS`.
 //!
 //! It runs at start-up (the database was just woken by the migrations) and
 //! then every `MAINTENANCE_INTERVAL_SECS` (an hour): a database with nothing
-//! to clean gets two small indexed queries an hour, so a Neon compute that
+//! to clean gets three small indexed queries an hour, so a Neon compute that
 //! suspends when idle is woken at most once an hour by it. Several instances
 //! may run it at once: each statement deletes only rows still there, and an
 //! owner's purge takes that owner's change numbers like any other write.
@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::db::{self, Database};
+use crate::{
+    db::{self, Database},
+    live::Hub,
+};
 
 /// What the job keeps and how often it runs.
 #[derive(Debug, Clone, Copy)]
@@ -25,22 +28,46 @@ pub struct Maintenance {
 
 impl Maintenance {
     /// Runs the job now and then every `interval`, until the task is aborted.
-    pub fn spawn(self, db: Database) -> tokio::task::JoinHandle<()> {
+    /// Purges wake this instance's event streams (other instances hear of
+    /// them from the database).
+    pub fn spawn(self, db: Database, hub: Hub) -> tokio::task::JoinHandle<()> {
         tokio::spawn(every(self.interval, move || {
-            let db = db.clone();
-            async move { self.run_once(&db).await }
+            let (db, hub) = (db.clone(), hub.clone());
+            async move {
+                if self.run_once(&db).await {
+                    hub.wake_all();
+                }
+            }
         }))
     }
 
     /// One pass; failures are logged and retried at the next tick. A pass
-    /// with nothing to do is two indexed queries.
-    pub async fn run_once(&self, db: &Database) {
+    /// with nothing to do is three indexed queries. True when it purged tasks.
+    pub async fn run_once(&self, db: &Database) -> bool {
         let now = Utc::now();
         let before = |kept: Duration| now - chrono::Duration::from_std(kept).unwrap_or_default();
-        match db::tasks::purge_trashed_before(db, before(self.trash_retention)).await {
+        let purged = match db::tasks::purge_trashed_before(db, before(self.trash_retention)).await {
+            Ok(0) => false,
+            Ok(purged) => {
+                tracing::info!(tasks = purged, "purged tasks past the trash retention");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "purging the trash failed; retrying later");
+                false
+            }
+        };
+        // Purge records are kept as long as trashed tasks: a client that
+        // last synced within TRASH_RETENTION_DAYS still hears of every purge.
+        // (At least a day, even when trashed tasks go at once.)
+        let changes_kept = self.trash_retention.max(Duration::from_secs(86_400));
+        match db::tasks::forget_changes_before(db, before(changes_kept)).await {
             Ok(0) => {}
-            Ok(purged) => tracing::info!(tasks = purged, "purged tasks past the trash retention"),
-            Err(err) => tracing::warn!(error = %err, "purging the trash failed; retrying later"),
+            Ok(deleted) => tracing::info!(changes = deleted, "deleted changes past the retention"),
+            Err(err) => tracing::warn!(
+                error = %err,
+                "deleting old changes failed; retrying later"
+            ),
         }
         match db::idempotency::delete_expired(db, before(self.idempotency_retention)).await {
             Ok(0) => {}
@@ -50,6 +77,7 @@ impl Maintenance {
                 "deleting expired idempotency keys failed; retrying later"
             ),
         }
+        purged
     }
 }
 

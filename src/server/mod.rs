@@ -19,7 +19,8 @@ use crate::{
     app::build_app,
     auth::{TokenVerifier, mint_token},
     config::{Config, ConfigError, DatabaseConfig},
-    db::{Database, OpenError, PoolSettings},
+    db::{Database, ListenTarget, OpenError, PoolSettings},
+    live::{Live, feeder},
 };
 
 /// How long in-flight requests may run after a shutdown signal.
@@ -161,11 +162,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let verifier = Arc::clone(&verifier);
         async move { verifier.prefetch().await }
     });
+    let live = Live::new(config.live);
+    let feeder = spawn_feeder(&config, &db, &live)?;
     let state = AppState {
         db: db.clone(),
         verifier,
         max_tasks_per_user: config.max_tasks_per_user,
         idempotency: IdempotencySettings::new(config.idempotency_retention),
+        live: live.clone(),
     };
     let app = build_app(state, &config.cors_origins, config.request_timeout);
     let maintenance = maintenance::Maintenance {
@@ -173,7 +177,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         idempotency_retention: config.idempotency_retention,
         interval: config.maintenance_interval,
     }
-    .spawn(db.clone());
+    .spawn(db.clone(), live.hub.clone());
 
     tracing::info!("listening on http://{addr} (Swagger UI at http://{addr}/docs)");
     if let (true, Some(secret)) = (config.auth.dev_mode, &config.auth.shared_secret) {
@@ -185,12 +189,59 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
 
-    connections::serve(listener, app, limits, shutdown_signal(), SHUTDOWN_GRACE).await?;
+    let shutdown = {
+        let stop = live.stop.clone();
+        async move {
+            shutdown_signal().await;
+            // Event streams end now; other requests get the grace period.
+            stop.cancel();
+        }
+    };
+    connections::serve(listener, app, limits, shutdown, SHUTDOWN_GRACE).await?;
+    live.stop.cancel();
+    for task in feeder {
+        task.abort();
+    }
     // A purge cut short rolls back: its connection is closed with it.
     maintenance.abort();
     db.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What wakes the event streams on PostgreSQL: LISTEN over `NEON_DIRECT_URL`
+/// when it is set, polling every `EVENTS_POLL_MS` otherwise (and while the
+/// listening connection is down). On SQLite every write is this process's,
+/// and it wakes its streams itself after COMMIT.
+fn spawn_feeder(
+    config: &Config,
+    db: &Database,
+    live: &Live,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let DatabaseConfig::Postgres { direct_url, .. } = &config.database else {
+        return Ok(Vec::new());
+    };
+    let target = match direct_url {
+        Some(url) => Some(
+            ListenTarget::parse(url.expose(), config.pool.timeout)
+                .map_err(|err| unusable("NEON_DIRECT_URL", err))?,
+        ),
+        None => {
+            tracing::info!(
+                "events: no NEON_DIRECT_URL, so streams learn of other instances' writes by \
+                 polling every {} ms (EVENTS_POLL_MS)",
+                config.live.poll_every.as_millis()
+            );
+            None
+        }
+    };
+    Ok(feeder::spawn(
+        db.clone(),
+        target,
+        live.hub.clone(),
+        config.live.poll_every,
+        live.stop.clone(),
+    ))
 }
 
 /// File descriptors kept for everything but client connections: the

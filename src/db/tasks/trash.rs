@@ -65,16 +65,15 @@ pub async fn restore(
 /// no such task.
 pub async fn purge(write: &mut Write, owner: &UserId, id: i64) -> Result<bool, DbError> {
     let purged = db_write!(write, |conn| {
-        let purged: Vec<(i64, i64)> = diesel::delete(tasks::table)
+        let purged: Vec<i64> = diesel::delete(tasks::table)
             .filter(
                 trashed_task!(owner, id)
                     .nullable()
                     .and(changes_locked(owner.as_str())),
             )
-            .returning((tasks::id, purge_changes()))
+            .returning(tasks::id)
             .load(conn)
             .await?;
-        record_changes(conn, owner.as_str(), purged.len()).await?;
         purged.len()
     });
     Ok(purged > 0)
@@ -83,7 +82,7 @@ pub async fn purge(write: &mut Write, owner: &UserId, id: i64) -> Result<bool, D
 /// Deletes every task in the owner's trash; how many there were.
 pub async fn empty_trash(write: &mut Write, owner: &UserId) -> Result<usize, DbError> {
     Ok(db_write!(write, |conn| {
-        let purged: Vec<(i64, i64)> = diesel::delete(tasks::table)
+        let purged: Vec<i64> = diesel::delete(tasks::table)
             .filter(
                 tasks::user_id
                     .eq(owner.as_str())
@@ -91,10 +90,9 @@ pub async fn empty_trash(write: &mut Write, owner: &UserId) -> Result<usize, DbE
                     .nullable()
                     .and(changes_locked(owner.as_str())),
             )
-            .returning((tasks::id, purge_changes()))
+            .returning(tasks::id)
             .load(conn)
             .await?;
-        record_changes(conn, owner.as_str(), purged.len()).await?;
         purged.len()
     }))
 }
@@ -157,7 +155,7 @@ pub async fn purge_trashed_before(
         for owner in owners {
             let mut write = db.write().await?;
             purged += db_write!(write, |conn| {
-                let rows: Vec<(i64, i64)> = diesel::delete(tasks::table)
+                let rows: Vec<i64> = diesel::delete(tasks::table)
                     .filter(
                         tasks::user_id
                             .eq(&owner)
@@ -165,10 +163,9 @@ pub async fn purge_trashed_before(
                             .nullable()
                             .and(changes_locked(&owner)),
                     )
-                    .returning((tasks::id, purge_changes()))
+                    .returning(tasks::id)
                     .load(conn)
                     .await?;
-                record_changes(conn, &owner, rows.len()).await?;
                 rows.len()
             });
             write.commit().await?;

@@ -246,6 +246,7 @@ impl TestApp {
             verifier: Arc::new(verifier),
             max_tasks_per_user: Some(max_tasks),
             idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
+            live: todo_api::live::Live::new(Default::default()),
         };
         let app = build_app(
             state,
