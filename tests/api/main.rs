@@ -3,6 +3,7 @@
 mod auth;
 mod better_auth;
 mod binary;
+mod changes;
 mod concurrency;
 mod contract;
 mod cors;

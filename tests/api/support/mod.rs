@@ -1,6 +1,7 @@
 //! The test harness: the real app, in-process, on a fresh database per test,
 //! with typed helpers that read like the API.
 
+pub mod events;
 pub mod postgres;
 pub mod skips;
 pub mod sqlite;
@@ -75,7 +76,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(response: Response) -> Self {
+    pub async fn read(response: Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
         let raw = response
@@ -190,6 +191,8 @@ enum TestDatabase {
 
 pub struct TestApp {
     client: TestClient<BoxEndpoint<'static, Response>>,
+    /// The app's database, for what a test does behind the API's back.
+    pub db: Database,
     /// Kept so the database lives (and is dropped) with the app.
     _database: TestDatabase,
 }
@@ -242,7 +245,7 @@ impl TestApp {
 
     fn build(db: Database, verifier: TokenVerifier, max_tasks: u32) -> Self {
         let state = AppState {
-            db,
+            db: db.clone(),
             verifier: Arc::new(verifier),
             max_tasks_per_user: Some(max_tasks),
             idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
@@ -256,6 +259,7 @@ impl TestApp {
         .boxed();
         Self {
             client: TestClient::new(app),
+            db,
             _database: TestDatabase::None,
         }
     }
@@ -276,6 +280,15 @@ impl TestApp {
             request = request.body_json(&body);
         }
         Reply::read(request.send().await.0).await
+    }
+
+    /// A GET whose response is not read: for event streams.
+    pub async fn open(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.client.get(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.0
     }
 
     /// A request with raw headers and body, for malformed input.
