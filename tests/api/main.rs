@@ -15,6 +15,7 @@ mod indexes;
 mod isolation;
 mod jwks;
 mod listing;
+mod live_across;
 mod logs;
 mod malformed;
 mod parity;

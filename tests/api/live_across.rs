@@ -1,0 +1,380 @@
+//! Live changes across processes: several `todo-api` binaries on one
+//! PostgreSQL (two listening over NEON_DIRECT_URL, one polling), streams on
+//! each, concurrent writers on all of them, PostgreSQL restarted under them;
+//! and a stream's end at token expiry and at SIGTERM. Real binaries over HTTP.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    binary::{Server, scratch_dir},
+    support::{SECRET, TestUser, events::Events, now, postgres, sign},
+};
+
+/// Opens `user`'s event stream on `server` from `since`.
+async fn open_stream(
+    http: &reqwest::Client,
+    server: &Server,
+    user: &TestUser,
+    since: i64,
+) -> Events {
+    let response = http
+        .get(server.url(&format!("/api/{}/events?since={since}", user.id)))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    Events::of_reqwest(response)
+}
+
+/// Every change of `user`'s log, from the first, as the feed serves them.
+async fn whole_log(http: &reqwest::Client, server: &Server, user: &TestUser) -> Vec<Value> {
+    // The first change of every user is the creation of their first task,
+    // number 1; `since=1` and on is the log proper.
+    let mut changes = Vec::new();
+    let mut next = Some(server.url(&format!("/api/{}/changes?since=1&limit=500", user.id)));
+    while let Some(url) = next {
+        let response = http
+            .get(&url)
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        next = response
+            .headers()
+            .get("link")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| Some(server.url(&l[l.find('<')? + 1..l.find('>')?])));
+        changes.extend(response.json::<Vec<Value>>().await.unwrap());
+    }
+    changes
+}
+
+/// Writes that had to be retried (the database was away).
+static RETRIED: AtomicUsize = AtomicUsize::new(0);
+
+/// A write that retries while the database is away (503) or the server is
+/// busy, up to a minute: the status it ended with.
+async fn write(http: &reqwest::Client, request: impl Fn() -> reqwest::RequestBuilder) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = match request().send().await {
+            Ok(response) => response.status().as_u16(),
+            Err(_) => 0,
+        };
+        if (status != 503 && status != 0) || Instant::now() > deadline {
+            return status;
+        }
+        RETRIED.fetch_add(1, Ordering::SeqCst);
+        let _ = http;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn streams_on_three_instances_get_every_change_once_in_order_through_a_postgres_restart() {
+    const USERS: usize = 2;
+    const WRITERS_PER_USER: usize = 3;
+    const OPS: usize = 150;
+    let Some(cluster) = postgres::own_cluster(|_| Ok(())) else {
+        return;
+    };
+    cluster.sql("postgres", "CREATE DATABASE live").unwrap();
+    let url = cluster.url("live");
+    let listening = [
+        ("DATABASE_URL", url.as_str()),
+        ("NEON_DIRECT_URL", url.as_str()),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("DB_TIMEOUT_SECS", "2"),
+    ];
+    let polling = [
+        ("DATABASE_URL", url.as_str()),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("EVENTS_POLL_MS", "200"),
+        ("DB_TIMEOUT_SECS", "2"),
+    ];
+    let servers = Arc::new([
+        Server::start(&scratch_dir(), &listening),
+        Server::start(&scratch_dir(), &listening),
+        Server::start(&scratch_dir(), &polling),
+    ]);
+    let users: Vec<TestUser> = (0..USERS)
+        .map(|i| TestUser::new(&format!("user{i}")))
+        .collect();
+    let http = reqwest::Client::new();
+
+    // One stream per user on every instance, from the very start.
+    let mut readers = Vec::new();
+    let targets: Arc<Vec<AtomicI64>> =
+        Arc::new((0..USERS).map(|_| AtomicI64::new(i64::MAX)).collect());
+    for (u, user) in users.iter().enumerate() {
+        for (s, server) in servers.iter().enumerate() {
+            let mut events = open_stream(&http, server, user, 0).await;
+            let targets = Arc::clone(&targets);
+            readers.push(tokio::spawn(async move {
+                let mut received = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(120);
+                loop {
+                    let target = targets[u].load(Ordering::SeqCst);
+                    if received
+                        .last()
+                        .is_some_and(|e: &crate::support::events::Event| e.seq() >= target)
+                    {
+                        return (u, s, received);
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "user{u}'s stream on instance {s}: stuck after {} events",
+                        received.len()
+                    );
+                    match events.next_event(Duration::from_secs(1)).await {
+                        Ok(Some(event)) => received.push(event),
+                        Ok(None) => panic!(
+                            "user{u}'s stream on instance {s} ended after {} events",
+                            received.len()
+                        ),
+                        // Nothing new yet: look at the target again.
+                        Err(()) => {}
+                    }
+                }
+            }));
+        }
+    }
+
+    // Writers on every instance; PostgreSQL restarts a third of the way in.
+    let progress = Arc::new(AtomicUsize::new(0));
+    let statuses: Arc<Mutex<std::collections::BTreeMap<u16, usize>>> = Arc::default();
+    let total = USERS * WRITERS_PER_USER * OPS;
+    let mut writers = Vec::new();
+    for (u, user) in users.iter().enumerate() {
+        for w in 0..WRITERS_PER_USER {
+            let (servers, user, http) = (Arc::clone(&servers), user.clone(), http.clone());
+            let (progress, statuses) = (Arc::clone(&progress), Arc::clone(&statuses));
+            writers.push(tokio::spawn(async move {
+                let mut mine: Vec<i64> = Vec::new();
+                for op in 0..OPS {
+                    let server = &servers[(w + op) % servers.len()];
+                    let tasks = server.url(&format!("/api/{}/tasks", user.id));
+                    // Each kind of write on a task of its own: fewer 404s.
+                    let pick = mine.len().checked_sub(1 + (op % 5) * 3 % mine.len().max(1));
+                    let status = match (op % 5, pick.map(|i| mine[i])) {
+                        (0, _) | (_, None) => {
+                            let response = loop {
+                                match http
+                                    .post(&tasks)
+                                    .bearer_auth(&user.token)
+                                    .json(&json!({"title": format!("u{u} w{w} op{op}")}))
+                                    .send()
+                                    .await
+                                {
+                                    Ok(r) if r.status() != 503 => break r,
+                                    _ => {
+                                        RETRIED.fetch_add(1, Ordering::SeqCst);
+                                        tokio::time::sleep(Duration::from_millis(100)).await;
+                                    }
+                                }
+                            };
+                            let status = response.status().as_u16();
+                            if let Ok(task) = response.json::<Value>().await
+                                && let Some(id) = task["id"].as_i64()
+                            {
+                                mine.push(id);
+                            }
+                            status
+                        }
+                        (1, Some(id)) => {
+                            write(&http, || {
+                                http.patch(format!("{tasks}/{id}/complete"))
+                                    .bearer_auth(&user.token)
+                            })
+                            .await
+                        }
+                        (2, Some(id)) => {
+                            write(&http, || {
+                                http.put(format!("{tasks}/{id}"))
+                                    .bearer_auth(&user.token)
+                                    .json(&json!({"title": format!("edited {op}")}))
+                            })
+                            .await
+                        }
+                        (3, Some(id)) => {
+                            write(&http, || {
+                                http.delete(format!("{tasks}/{id}"))
+                                    .bearer_auth(&user.token)
+                            })
+                            .await
+                        }
+                        (_, Some(id)) => {
+                            write(&http, || {
+                                http.post(format!("{tasks}/{id}/restore"))
+                                    .bearer_auth(&user.token)
+                            })
+                            .await
+                        }
+                    };
+                    *statuses.lock().unwrap().entry(status).or_default() += 1;
+                    progress.fetch_add(1, Ordering::SeqCst);
+                    // Spread over a few seconds, so that the restart falls amid them.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }));
+        }
+    }
+    while progress.load(Ordering::SeqCst) < total / 3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let restart = tokio::task::spawn_blocking(move || {
+        cluster.stop().expect("PostgreSQL stops");
+        std::thread::sleep(Duration::from_millis(1500));
+        cluster.start_again().expect("PostgreSQL starts again");
+        cluster
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let _cluster = restart.await.unwrap();
+    assert!(progress.load(Ordering::SeqCst) == total);
+    let statuses = statuses.lock().unwrap().clone();
+    assert!(
+        statuses.keys().all(|s| [200, 201, 204, 404].contains(s)),
+        "{statuses:?}"
+    );
+    let retried = RETRIED.load(Ordering::SeqCst);
+    assert!(retried > 0, "the restart fell amid the writes");
+
+    // The log, as the feed serves it, is what every stream must have got.
+    let mut logs = Vec::new();
+    for (u, user) in users.iter().enumerate() {
+        let mut log = whole_log(&http, &servers[u % 3], user).await;
+        assert!(log.len() > OPS, "user{u}'s log has {} changes", log.len());
+        targets[u].store(
+            log.last().unwrap()["seq"].as_i64().unwrap(),
+            Ordering::SeqCst,
+        );
+        log.insert(0, json!({"seq": 1, "type": "created"}));
+        logs.push(log);
+    }
+    for reader in readers {
+        let (u, s, received) = tokio::time::timeout(Duration::from_secs(90), reader)
+            .await
+            .expect("every stream catches up")
+            .unwrap();
+        let log = &logs[u];
+        let seqs: Vec<i64> = received.iter().map(|e| e.seq()).collect();
+        let expected: Vec<i64> = log.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+        assert_eq!(
+            seqs.len(),
+            expected.len(),
+            "user{u} on instance {s}: as many events as changes"
+        );
+        assert!(
+            seqs == expected,
+            "user{u} on instance {s}: every change once, in order"
+        );
+        for (event, change) in received.iter().zip(log).skip(1) {
+            assert_eq!(
+                event.json(),
+                *change,
+                "user{u} on instance {s}: the feed's change"
+            );
+            assert_eq!(event.event.as_deref(), change["type"].as_str());
+        }
+        assert_eq!(received[0].event.as_deref(), Some("created"));
+    }
+    // The listeners lost their connection with the restart and listened again.
+    for server in &servers[..2] {
+        let listens = server
+            .logs()
+            .iter()
+            .filter(|l| l.contains("events: listening for changes"))
+            .count();
+        assert!(
+            listens >= 2,
+            "listened {listens} times: {:?}",
+            server.logs()
+        );
+    }
+    println!(
+        "{total} writes on 3 instances through a PostgreSQL restart ({retried} attempts retried on 503; final statuses {statuses:?}); {} streams each got all {} changes of their user once, in order",
+        USERS * 3,
+        logs.iter()
+            .map(Vec::len)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" and "),
+    );
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_expires() {
+    let dir = scratch_dir();
+    let db = dir.join("todo.db");
+    let server = Server::start(
+        &dir,
+        &[
+            ("SQLITE_PATH", db.to_str().unwrap()),
+            ("BETTER_AUTH_SECRET", SECRET),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let token = sign(&json!({"sub": "alice", "exp": now() + 2}), SECRET);
+    let user = TestUser {
+        id: "alice".to_owned(),
+        token,
+    };
+    let started = Instant::now();
+    let mut events = open_stream(&http, &server, &user, 0).await;
+    assert!(
+        matches!(events.next(Duration::from_secs(10)).await, Ok(None)),
+        "the stream ended"
+    );
+    let lasted = started.elapsed();
+    assert!(
+        lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(5),
+        "{lasted:?}"
+    );
+    println!("a stream whose token expired 2 s after it opened ended after {lasted:?}");
+}
+
+#[tokio::test]
+async fn sigterm_ends_open_streams_and_the_server_exits_within_its_grace_period() {
+    let dir = scratch_dir();
+    let db = dir.join("todo.db");
+    let server = Server::start(
+        &dir,
+        &[
+            ("SQLITE_PATH", db.to_str().unwrap()),
+            ("BETTER_AUTH_SECRET", SECRET),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for i in 0..10 {
+        let user = TestUser::new(&format!("user{}", i % 2));
+        streams.push(open_stream(&http, &server, &user, 0).await);
+    }
+    let started = Instant::now();
+    let (code, log) = server.terminate();
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{log:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "SIGTERM took {took:?} with 10 streams open (grace 10 s)"
+    );
+    for mut stream in streams {
+        assert!(
+            matches!(stream.next(Duration::from_secs(5)).await, Ok(None)),
+            "the stream ended"
+        );
+    }
+    println!("SIGTERM with 10 streams open: exited 0 after {took:?}");
+}
