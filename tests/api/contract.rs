@@ -199,10 +199,12 @@ fn every_task_operation_documents_its_errors_and_its_security() {
             "delete_task",
             "empty_trash",
             "get_task",
+            "list_changes",
             "list_tasks",
             "list_trash",
             "purge_task",
             "restore_task",
+            "stream_events",
             "update_task"
         ]
     );

@@ -68,7 +68,100 @@ async fn transcript(app: &TestApp) -> Vec<(u16, String)> {
     record(app.list(&bob, "").await);
     richer(app, &mut out).await;
     safe_writes(app, &mut out).await;
+    live_changes(app, &mut out).await;
     out
+}
+
+/// 1.3: the change feed, its snapshot and pages, refusals, the event stream.
+async fn live_changes(app: &TestApp, out: &mut Vec<(u16, String)>) {
+    fn record(out: &mut Vec<(u16, String)>, reply: &crate::support::Reply) {
+        let mut body = reply.body.clone();
+        normalize(&mut body);
+        let link = reply.header("link").unwrap_or("-").to_owned();
+        out.push((reply.status.as_u16(), format!("{body} link={link}")));
+    }
+    let erin = TestUser::new("erin");
+    let get = async |path: &str| app.send(Method::GET, path, Some(&erin.token), None).await;
+    for title in ["one", "two", "three"] {
+        app.create_task(
+            &erin,
+            json!({"title": title, "tags": ["t"], "due": {"date": "2026-12-24"}}),
+        )
+        .await;
+    }
+    let base = format!("/api/{}", erin.id);
+    app.update_task(
+        &erin,
+        task_id(app, &erin, 1).await,
+        json!({"priority": "high"}),
+    )
+    .await;
+    app.complete_task(&erin, task_id(app, &erin, 2).await, None)
+        .await;
+    let third = task_id(app, &erin, 3).await;
+    app.delete_task(&erin, third).await;
+    let restore = format!("{base}/tasks/{third}/restore");
+    app.send(Method::POST, &restore, Some(&erin.token), None)
+        .await;
+    app.delete_task(&erin, third).await;
+    let purge = format!("{base}/trash/{third}");
+    app.send(Method::DELETE, &purge, Some(&erin.token), None)
+        .await;
+    let mut path = format!("{base}/changes?limit=2");
+    for _ in 0..5 {
+        let reply = get(&path).await;
+        record(out, &reply);
+        let Some(link) = reply.header("link") else {
+            break;
+        };
+        path = link[1..link.find('>').unwrap()].to_owned();
+    }
+    for query in [
+        "?since=1",
+        "?since=3&limit=2",
+        "?since=9",
+        "?since=99",
+        "?since=0&after=nope",
+        "?since=-1",
+    ] {
+        record(out, &get(&format!("{base}/changes{query}")).await);
+    }
+    let bearer = format!("Bearer {}", erin.token);
+    let stream = app
+        .open(
+            &format!("{base}/events"),
+            &[("authorization", &bearer), ("last-event-id", "4")],
+        )
+        .await;
+    let mut events = crate::support::events::Events::of_poem(stream);
+    for _ in 0..5 {
+        let event = events
+            .next_event(std::time::Duration::from_secs(10))
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on");
+        let mut data = event.json();
+        normalize(&mut data);
+        out.push((
+            200,
+            format!("id={:?} event={:?} {data}", event.id, event.event),
+        ));
+    }
+    let bad = app
+        .open(
+            &format!("{base}/events"),
+            &[("authorization", &bearer), ("last-event-id", "x")],
+        )
+        .await;
+    record(out, &crate::support::Reply::read(bad).await);
+}
+
+/// The id of `user`'s `n`-th task (creation order), from the listing.
+async fn task_id(app: &TestApp, user: &TestUser, n: usize) -> i64 {
+    let reply = app.list(user, "?order=asc&sort=created").await;
+    reply.body.as_array().unwrap()[n - 1]["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// 1.2: versions and ETags, conditional requests, idempotency keys, the trash.
@@ -366,11 +459,13 @@ async fn richer(app: &TestApp, out: &mut Vec<(u16, String)>) {
 fn normalize(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            // A change's `at` is the database's clock (a due date's `at` is the task's own).
+            let change = map.contains_key("seq");
             for (key, field) in map.iter_mut() {
                 if key == "trashed_at" && field.is_null() {
                     continue;
                 }
-                if key.ends_with("_at") {
+                if key.ends_with("_at") || (change && key == "at") {
                     let text = field.as_str().expect("a timestamp is a string");
                     assert!(
                         text.len() == 27 && text.ends_with('Z'),

@@ -27,7 +27,8 @@ CREATE INDEX task_changes_at ON task_changes (at);
 ALTER TABLE user_changes ADD COLUMN kept_after INTEGER NOT NULL DEFAULT 0;
 
 -- The database's clock as diesel writes timestamps ('%F %T%.f%:z').
-CREATE TRIGGER tasks_created AFTER INSERT ON tasks
+-- Rows written without a change number (version 0) are no change.
+CREATE TRIGGER tasks_created AFTER INSERT ON tasks WHEN NEW.version <> 0
 BEGIN
     INSERT INTO task_changes (user_id, seq, kind, at, task_id, title, description,
         completed, created_at, updated_at, priority, tags, due_date, due_time, due_tz,
@@ -38,7 +39,8 @@ BEGIN
         NEW.version, NEW.trashed_at);
 END;
 
-CREATE TRIGGER tasks_changed AFTER UPDATE ON tasks WHEN OLD.version IS NOT NEW.version
+CREATE TRIGGER tasks_changed AFTER UPDATE ON tasks
+    WHEN OLD.version IS NOT NEW.version AND NEW.version <> 0
 BEGIN
     INSERT INTO task_changes (user_id, seq, kind, at, task_id, title, description,
         completed, created_at, updated_at, priority, tags, due_date, due_time, due_tz,
