@@ -267,6 +267,37 @@ pg_stat_statements.track = 'top'",
             1,
             "emptying the trash",
         ),
+        // The change feed after a number: the rows with the counter and the
+        // retention mark, joined.
+        (
+            Method::GET,
+            format!("/api/{}/changes?since=1", alice.id),
+            &[],
+            None,
+            200,
+            1,
+            "the change feed",
+        ),
+        // A snapshot page: BEGIN, the counter, the tasks, COMMIT (a later
+        // page adds the purges since the page before).
+        (
+            Method::GET,
+            format!("/api/{}/changes?since=0", alice.id),
+            &[],
+            None,
+            200,
+            4,
+            "the change feed's snapshot",
+        ),
+        (
+            Method::GET,
+            format!("/api/{}/changes?since=0&after=1.1", alice.id),
+            &[],
+            None,
+            200,
+            5,
+            "a later snapshot page",
+        ),
         // BEGIN, the key's lock, its lookup, the insert, the outcome, COMMIT.
         (
             Method::POST,
