@@ -378,3 +378,106 @@ async fn sigterm_ends_open_streams_and_the_server_exits_within_its_grace_period(
     }
     println!("SIGTERM with 10 streams open: exited 0 after {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_nobody_reads_holds_up_no_writer_and_no_other_stream() {
+    const WRITES: usize = 1600;
+    let dir = scratch_dir();
+    let db = dir.join("todo.db");
+    let server = Server::start(
+        &dir,
+        &[
+            ("SQLITE_PATH", db.to_str().unwrap()),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("HTTP_WRITE_TIMEOUT_SECS", "120"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let alice = TestUser::new("alice");
+    // Opened and then not read: what the server writes to it piles up in the
+    // kernel's buffers (1 600 events are about 2 MB), then in the stream.
+    let mut stalled = open_stream(&http, &server, &alice, 0).await;
+    let mut reader = open_stream(&http, &server, &alice, 0).await;
+    let reading = tokio::spawn(async move {
+        let mut last = 0;
+        let mut count = 0;
+        while count < WRITES {
+            let event = reader
+                .next_event(Duration::from_secs(30))
+                .await
+                .expect("the reader's events keep coming")
+                .expect("the reader's stream goes on");
+            assert!(event.seq() > last);
+            last = event.seq();
+            count += 1;
+        }
+        count
+    });
+    let started = Instant::now();
+    let url = server.url("/api/alice/tasks");
+    let writes = (0..4).map(|w| {
+        let (http, url, token) = (http.clone(), url.clone(), alice.token.clone());
+        tokio::spawn(async move {
+            for i in 0..WRITES / 4 {
+                let response = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("w{w} {i}"), "description": "x".repeat(1000)}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+            }
+        })
+    });
+    for write in writes {
+        write.await.unwrap();
+    }
+    let wrote = started.elapsed();
+    // The unread connection's send queue on the server's side, from the
+    // kernel's table (/proc/net/tcp: local address, then `tx_queue:rx_queue` in hex).
+    let port: u16 = server
+        .address()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let queues = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let backed_up = queues
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+            let tx = fields.get(4)?.split(':').next()?;
+            (local_port == port)
+                .then(|| u64::from_str_radix(tx, 16).ok())
+                .flatten()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        backed_up > 1_000_000,
+        "the unread stream's socket should be backed up, but its send queue holds {backed_up} bytes"
+    );
+    let read = tokio::time::timeout(Duration::from_secs(60), reading)
+        .await
+        .expect("the other stream got every change")
+        .unwrap();
+    let other = started.elapsed();
+    // The stalled stream, read at last, has them all too, in order.
+    let mut seqs = Vec::new();
+    while seqs.len() < WRITES {
+        let event = stalled
+            .next_event(Duration::from_secs(30))
+            .await
+            .expect("the stalled stream resumes")
+            .expect("the stalled stream was not cut off");
+        seqs.push(event.seq());
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    println!(
+        "{WRITES} creates with one stream not read ({backed_up} bytes backed up in its socket): writes took {wrote:?}, the other stream had all {read} after {other:?}, the stalled one then caught up"
+    );
+}
