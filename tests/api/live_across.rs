@@ -481,3 +481,76 @@ async fn a_stream_nobody_reads_holds_up_no_writer_and_no_other_stream() {
         "{WRITES} creates with one stream not read ({backed_up} bytes backed up in its socket): writes took {wrote:?}, the other stream had all {read} after {other:?}, the stalled one then caught up"
     );
 }
+
+#[tokio::test]
+async fn a_write_that_rolls_back_is_never_on_a_stream_and_keep_alives_come() {
+    let Some(cluster) = postgres::own_cluster(|_| Ok(())) else {
+        return;
+    };
+    cluster.sql("postgres", "CREATE DATABASE live").unwrap();
+    let url = cluster.url("live");
+    let server = Server::start(
+        &scratch_dir(),
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("NEON_DIRECT_URL", url.as_str()),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("EVENTS_KEEPALIVE_SECS", "1"),
+        ],
+    );
+    // Storing an idempotency key fails: a keyed create then rolls back,
+    // after its task and its change row were written in its transaction.
+    cluster
+        .sql(
+            "live",
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON idempotency_keys \
+             FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .unwrap();
+    let http = reqwest::Client::new();
+    let alice = TestUser::new("alice");
+    let mut events = open_stream(&http, &server, &alice, 0).await;
+    let tasks = server.url("/api/alice/tasks");
+    let failed = http
+        .post(&tasks)
+        .bearer_auth(&alice.token)
+        .header("idempotency-key", "rolled-back")
+        .json(&json!({"title": "rolled back"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 500);
+    let created = http
+        .post(&tasks)
+        .bearer_auth(&alice.token)
+        .json(&json!({"title": "committed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let mut comments = 0;
+    let event = loop {
+        match events.next(Duration::from_secs(5)).await {
+            Ok(Some(crate::support::events::Item::Event(event))) => break event,
+            Ok(Some(crate::support::events::Item::Comment)) => comments += 1,
+            other => panic!("no event: {other:?}"),
+        }
+    };
+    assert_eq!(event.json()["task"]["title"], "committed", "{}", event.data);
+    assert_eq!(
+        event.seq(),
+        1,
+        "the rolled-back write's number was never taken"
+    );
+    // Then nothing but keep-alives, one a second.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        match events.next(Duration::from_secs(3)).await {
+            Ok(Some(crate::support::events::Item::Comment)) => comments += 1,
+            other => panic!("only keep-alives were due: {other:?}"),
+        }
+    }
+    assert!(comments >= 2, "{comments} keep-alives");
+}
