@@ -64,7 +64,7 @@ pub mod pg {
         }
     }
 
-    diesel::allow_tables_to_appear_in_same_query!(user_changes, task_changes);
+    diesel::allow_tables_to_appear_in_same_query!(tasks, user_changes, task_changes);
 
     diesel::table! {
         idempotency_keys (user_id, key) {
@@ -206,7 +206,7 @@ pub mod sqlite {
         }
     }
 
-    diesel::allow_tables_to_appear_in_same_query!(user_changes, task_changes);
+    diesel::allow_tables_to_appear_in_same_query!(tasks, user_changes, task_changes);
 
     diesel::table! {
         idempotency_keys (user_id, key) {

@@ -98,11 +98,10 @@ pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Pa
             // The owner's counter, read with the rows (a subquery PostgreSQL
             // and SQLite evaluate once): no second statement for the ETag.
             let latest = || {
-                diesel::dsl::sql::<Nullable<diesel::sql_types::BigInt>>(
-                    "(SELECT seq FROM user_changes WHERE user_id = ",
-                )
-                .bind::<diesel::sql_types::Text, _>(owner.as_str())
-                .sql(")")
+                user_changes::table
+                    .filter(user_changes::user_id.eq(owner.as_str()))
+                    .select(user_changes::seq)
+                    .single_value()
             };
             let mut select = filtered().select((task_columns!(), latest()));
             for &(key, order) in &query.sort {
