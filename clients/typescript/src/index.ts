@@ -3,10 +3,11 @@
  *
  * The types come from `./generated/schema.ts`, which openapi-typescript generates from the
  * committed contract (`openapi.yaml`); the runtime is openapi-fetch. This file only adds the
- * bearer token, friendly names, helpers that follow the task list's `Link` headers and the
- * headers of safe writes (`If-Match`, `Idempotency-Key`): nothing here re-declares a shape of
- * the contract.
+ * bearer token, friendly names, helpers that follow the lists' `Link` headers, the headers of
+ * safe writes (`If-Match`, `Idempotency-Key`) and {@link subscribe} (the live changes of
+ * `GET /api/{user_id}/events` over `fetch`): nothing here re-declares a shape of the contract.
  */
+import { createParser, type EventSourceMessage } from "eventsource-parser";
 import createClient, { type Client, type ClientOptions, type Middleware } from "openapi-fetch";
 import type { components, operations, paths } from "./generated/schema.js";
 
@@ -51,6 +52,16 @@ export type HealthStatus = Schemas["Status"];
 export type TaskListQuery = NonNullable<operations["list_tasks"]["parameters"]["query"]>;
 /** The query parameters of `GET /api/{user_id}/trash` (`limit`, `offset`). */
 export type TrashListQuery = NonNullable<operations["list_trash"]["parameters"]["query"]>;
+/**
+ * One change of one of the user's tasks, as `GET /api/{user_id}/changes` lists it and
+ * `GET /api/{user_id}/events` streams it: `seq` (the user's change number), `type`, `at`, and
+ * `task` (the task right after the change) or, for `purged`, `task_id`.
+ */
+export type Change = Schemas["Change"];
+/** What a change did: `created`, `updated`, `completed`, `uncompleted`, `trashed`, `restored`, `purged`. */
+export type ChangeType = Schemas["ChangeType"];
+/** The query parameters of `GET /api/{user_id}/changes` (`since`, `limit`, `after`). */
+export type ChangeListQuery = NonNullable<operations["list_changes"]["parameters"]["query"]>;
 
 /** A client for every route of the contract: `client.GET("/api/{user_id}/tasks", …)`. */
 export type TodoClient = Client<paths>;
@@ -340,16 +351,29 @@ export async function* taskPages(
   query: TaskListQuery = {},
   options: TaskPagesOptions = {},
 ) {
+  yield* linkedPages((link) =>
+    client.GET("/api/{user_id}/tasks", {
+      // The first page from `query`; every later one from the Link as the server wrote it
+      // (its cursor is bound to the filters and sort in that same address).
+      params: { path: { user_id: userId }, query: link === undefined ? query : {} },
+      ...(link === undefined ? {} : { middleware: [followLink(link)] }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }),
+  );
+}
+
+/**
+ * The pages of a list that links to its next page: `read(undefined)` for the first, then
+ * `read(target)` for each `Link: <target>; rel="next"`, until a page has none or fails (that
+ * page is yielded, then it stops). A link back to a page already read throws.
+ */
+async function* linkedPages<Page extends { error?: unknown; response: Response }>(
+  read: (link: string | undefined) => Promise<Page>,
+): AsyncGenerator<Page, void, undefined> {
   const followed = new Set<string>();
   let next: string | undefined;
   for (;;) {
-    const page = await client.GET("/api/{user_id}/tasks", {
-      // The first page from `query`; every later one from the Link as the server wrote it
-      // (its cursor is bound to the filters and sort in that same address).
-      params: { path: { user_id: userId }, query: next === undefined ? query : {} },
-      ...(next === undefined ? {} : { middleware: [followLink(next)] }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
+    const page = await read(next);
     yield page;
     if (page.error !== undefined || !page.response.ok) {
       return;
@@ -402,4 +426,480 @@ export async function listAllTasks(
   }
   // taskPages always yields at least one page.
   return { data: tasks, response: last as Response };
+}
+
+/** The `since` of a change-feed address (`/api/u1/changes?since=120&limit=2`), 0 without one. */
+function sinceOf(target: string): number {
+  const since = Number(new URL(target, "http://localhost").searchParams.get("since") ?? 0);
+  return Number.isSafeInteger(since) && since > 0 ? since : 0;
+}
+
+/**
+ * Every page of the user's change feed from `query.since` (default 0: a snapshot of the current
+ * tasks, trash included, as `created` and `trashed` changes), following each page's
+ * `Link: <…>; rel="next"` until a page has none: a snapshot's last page links to the changes
+ * committed after it, so the pages end up at the user's latest change. Each item is
+ * openapi-fetch's result (`{ data, response }`, or `{ error, response }` after which it stops;
+ * a 410 means `since` is older than the changes the server keeps: read again from 0).
+ *
+ * ```ts
+ * for await (const { data, error, response } of changePages(api, userId, { since: copy.seq })) {
+ *   if (error) throw new Error(readProblem(error)?.detail ?? `HTTP ${response.status}`);
+ *   for (const change of data) copy.apply(change);
+ * }
+ * ```
+ */
+export async function* changePages(
+  client: TodoClient,
+  userId: string,
+  query: ChangeListQuery = {},
+  options: TaskPagesOptions = {},
+) {
+  yield* linkedPages((link) =>
+    client.GET("/api/{user_id}/changes", {
+      // The first page from `query`; every later one from the Link as the server wrote it
+      // (a snapshot's position, `after`, only means something in that same address).
+      params: { path: { user_id: userId }, query: link === undefined ? query : {} },
+      ...(link === undefined ? {} : { middleware: [followLink(link)] }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }),
+  );
+}
+
+/** One page as {@link changePages} yields it: openapi-fetch's result of the feed call. */
+export type ChangePage = typeof changePages extends (...args: never[]) => AsyncGenerator<infer Page>
+  ? Page
+  : never;
+
+/** The result of {@link listAllChanges}, in openapi-fetch's shape. */
+export type AllChangesResult =
+  | {
+      data: Change[];
+      /**
+       * Where the feed is now: the `since` to read on from (the next `listAllChanges`) or to
+       * {@link subscribe} from, without a gap or a duplicate. It is the last change's `seq`
+       * (after a snapshot, the user's latest change number; 0 for a user with no change yet).
+       */
+      since: number;
+      error?: never;
+      response: Response;
+    }
+  | { data?: never; since?: never; error: NonNullable<ChangePage["error"]>; response: Response };
+
+/**
+ * The user's changes after `query.since` across as many pages as it takes (see
+ * {@link changePages}): `{ data, since, response }` with every change in order, the `since` to
+ * read on from and the last page's response, or `{ error, response }` from the first page that
+ * failed (410: `since` is too old, start again from 0). Calls do not throw on HTTP errors.
+ *
+ * The way to keep a copy of the tasks: a snapshot first, then live changes from where it ended.
+ *
+ * ```ts
+ * const { data, since, error } = await listAllChanges(api, userId);  // since=0: a snapshot
+ * if (error) throw new Error(readProblem(error)?.detail ?? "Something went wrong");
+ * data.forEach(apply);
+ * const live = subscribe(api, userId, { since, onChange: apply });    // no gap, no duplicate
+ * ```
+ */
+export async function listAllChanges(
+  client: TodoClient,
+  userId: string,
+  query: ChangeListQuery = {},
+  options: TaskPagesOptions = {},
+): Promise<AllChangesResult> {
+  const changes: Change[] = [];
+  let since = query.since ?? 0;
+  let pageSince = since;
+  let last: Response | undefined;
+  for await (const page of changePages(client, userId, query, options)) {
+    last = page.response;
+    if (page.data === undefined) {
+      return { error: page.error, response: page.response };
+    }
+    changes.push(...page.data);
+    // A snapshot's `seq`s are task versions, not positions: only a page of the log (since > 0)
+    // moves the position, to its last change (or to its own `since` when it is empty).
+    if (pageSince > 0) {
+      since = page.data.at(-1)?.seq ?? pageSince;
+    }
+    const next = nextLink(page.response);
+    if (next !== undefined) {
+      pageSince = sinceOf(next);
+    }
+  }
+  // changePages always yields at least one page.
+  return { data: changes, since, response: last as Response };
+}
+
+/** Options of {@link subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Called with every change, in the order the server committed them, synchronously as each
+   * event arrives (queue async work yourself). An exception it throws is reported as an
+   * uncaught error (the console, `window.onerror`, Node's `uncaughtException`); the subscription
+   * goes on.
+   */
+  onChange: (change: Change) => void;
+  /**
+   * Where to start: the last `seq` your copy applied (for example `listAllChanges`' `since`),
+   * or `0` for a snapshot of the current tasks first (`created` and `trashed` changes, then the
+   * live ones). Without it the stream starts with the next change. Once an event has arrived,
+   * reconnections resume after the last event's id (`Last-Event-ID`) instead.
+   */
+  since?: number;
+  /** Stops the subscription, like {@link ChangeSubscription.close}. */
+  signal?: AbortSignal;
+  /** Called on every successful connection (the first and each reconnection), with its 200. */
+  onOpen?: (response: Response) => void;
+  /**
+   * Called when something fails: a connection (a network error, an HTTP error, a body that is
+   * not an event stream) or an event whose data is not a change (skipped). `error.retrying`
+   * says whether the subscription goes on (reconnecting after `error.delay` ms) or has stopped
+   * (`closed` then resolves with the same error).
+   */
+  onError?: (error: SubscriptionError) => void;
+  /**
+   * What to do on 410 Gone, when the server no longer keeps the changes after the last event
+   * (the client was away longer than the server's retention, 30 days by default):
+   * - `"stop"` (the default): report it to `onError` (`status` 410, `retrying: false`) and stop;
+   *   read a snapshot (`listAllChanges`) and subscribe again from its `since`.
+   * - `"resync"`: call `onResync`, then reconnect with `since=0`: a snapshot of the current
+   *   tasks arrives as `created` and `trashed` changes, then the live changes.
+   */
+  gone?: "stop" | "resync";
+  /**
+   * With `gone: "resync"`: called before the snapshot that replaces your copy. Drop every task
+   * you hold (tasks purged meanwhile are in no snapshot).
+   */
+  onResync?: (problem: Problem | undefined) => void;
+  /**
+   * The first wait before reconnecting, in milliseconds (default 1000; a `retry:` field from
+   * the server replaces it). Each failure in a row doubles it, up to `maxRetryDelay` (default
+   * 30 000); every wait is jittered down to half; a `Retry-After` (429, 503) is waited at least.
+   */
+  retryDelay?: number;
+  /** The longest wait before reconnecting, in milliseconds (default 30 000). */
+  maxRetryDelay?: number;
+}
+
+/** A subscription as {@link subscribe} returns it. */
+export interface ChangeSubscription {
+  /** Stops it: closes the connection or cancels the wait for the next one. */
+  close(): void;
+  /** The id of the last event received (its change's `seq`), where a reconnection resumes. */
+  readonly lastEventId: string | undefined;
+  /**
+   * Resolves when the subscription has stopped for good: with `undefined` after `close()` or
+   * the signal, or with the error it did not retry (for example a 401 or 403, or a 410 with
+   * `gone: "stop"`). It never rejects.
+   */
+  readonly closed: Promise<SubscriptionError | undefined>;
+}
+
+/** Why a connection of {@link subscribe} failed, as `onError` gets it. */
+export class SubscriptionError extends Error {
+  override readonly name = "SubscriptionError";
+  /** The HTTP status, when the server answered with an error; `undefined` otherwise. */
+  readonly status: number | undefined;
+  /** The RFC 9457 problem of that answer, when it had one (show its `detail`). */
+  readonly problem: Problem | undefined;
+  /** Whether the subscription goes on; `false`: it has stopped. */
+  readonly retrying: boolean;
+  /** When it reconnects: milliseconds until the next connection. */
+  readonly delay: number | undefined;
+
+  constructor(
+    message: string,
+    details: {
+      status?: number | undefined;
+      problem?: Problem | undefined;
+      retrying: boolean;
+      delay?: number | undefined;
+      cause?: unknown;
+    },
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.status = details.status;
+    this.problem = details.problem;
+    this.retrying = details.retrying;
+    this.delay = details.delay;
+  }
+}
+
+/** Change types the stream's `event:` field may name (anything else is skipped). */
+const CHANGE_TYPES: ReadonlySet<string> = new Set<ChangeType>([
+  "created",
+  "updated",
+  "completed",
+  "uncompleted",
+  "trashed",
+  "restored",
+  "purged",
+]);
+
+/** An event's data as a change, or `undefined` when it is not one. */
+function parseChange(data: string): Change | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { seq, type, at } = value as Record<string, unknown>;
+  return typeof seq === "number" &&
+    typeof type === "string" &&
+    CHANGE_TYPES.has(type) &&
+    typeof at === "string"
+    ? (value as Change)
+    : undefined;
+}
+
+/** Milliseconds of a `Retry-After` header (seconds or an HTTP date), or 0. */
+function retryAfter(response: Response): number {
+  const value = response.headers.get("retry-after")?.trim() ?? "";
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Calls a caller's callback; what it throws becomes an uncaught error, not ours. */
+function callBack<Args extends unknown[]>(fn: ((...args: Args) => void) | undefined, ...args: Args) {
+  if (fn === undefined) return;
+  try {
+    fn(...args);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+/** Characters of one unfinished event the parser holds at most (a change is a few kB). */
+const MAX_EVENT_CHARS = 8 * 1024 * 1024;
+
+/**
+ * The user's changes live, from `GET /api/{user_id}/events` (Server-Sent Events), through the
+ * client: its base URL, its `fetch`, its middleware and so its bearer token (the token function
+ * is called before every connection). A browser's `EventSource` cannot send `Authorization`,
+ * so this reads the stream with `fetch` and parses it (`id:`, `event:`, `data:`, `:` comments,
+ * any line ending, any chunking) with eventsource-parser. It works in browsers and Node ≥ 20.
+ *
+ * The connection is kept: when the stream ends (the server ends it when the token expires, and
+ * at shutdown) or fails, it reconnects with backoff and `Last-Event-ID`, the id of the last event
+ * received, and the server sends what was missed first, without a gap or a duplicate. A 401 is
+ * retried twice (a token function may hand out a fresh token), 429, 5xx and network errors
+ * always; 410 follows `options.gone`; any other error stops it.
+ *
+ * ```ts
+ * const live = subscribe(api, userId, {
+ *   since,                                        // from listAllChanges, or 0 for a snapshot
+ *   onChange: (change) => apply(change),
+ *   onError: (error) => console.warn(error.problem?.detail ?? error.message),
+ * });
+ * // later
+ * live.close();
+ * ```
+ */
+export function subscribe(
+  client: TodoClient,
+  userId: string,
+  options: SubscribeOptions,
+): ChangeSubscription {
+  const stop = new AbortController();
+  const close = () => stop.abort();
+  const { signal } = options;
+  if (signal?.aborted) {
+    close();
+  } else {
+    signal?.addEventListener("abort", close, { once: true });
+  }
+  let lastEventId: string | undefined;
+  let since = options.since;
+  let firstDelay = options.retryDelay ?? 1000;
+  const maxDelay = options.maxRetryDelay ?? 30_000;
+
+  /** Whether the current connection brought anything (an event, a comment): it works. */
+  let alive = false;
+
+  /** Reads one connection's stream to its end; throws when it breaks. */
+  async function read(body: ReadableStream<Uint8Array>): Promise<void> {
+    let broken: Error | undefined;
+    const deliver = (message: EventSourceMessage) => {
+      alive = true;
+      if (message.id !== undefined) {
+        // The id of the last event received is where a reconnection resumes (an empty one
+        // clears it, as in EventSource); `since` has served its purpose.
+        lastEventId = message.id === "" ? undefined : message.id;
+        since = undefined;
+      }
+      if (message.event !== undefined && !CHANGE_TYPES.has(message.event)) {
+        return; // an event this client does not know: skipped, as EventSource would
+      }
+      const change = parseChange(message.data);
+      if (change === undefined) {
+        callBack(
+          options.onError,
+          new SubscriptionError(
+            `todo-api-client: an event's data is not a change (skipped): ${message.data.slice(0, 200)}`,
+            { retrying: true },
+          ),
+        );
+        return;
+      }
+      callBack(options.onChange, change);
+    };
+    const parser = createParser({
+      onEvent: deliver,
+      onComment: () => {
+        alive = true; // a keep-alive
+      },
+      onRetry: (ms) => {
+        firstDelay = ms;
+      },
+      onError: (error) => {
+        if (error.type === "max-buffer-size-exceeded") broken = error;
+        // Unknown fields and invalid `retry` values are ignored, as EventSource does.
+      },
+      maxBufferSize: MAX_EVENT_CHARS,
+    });
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text = decoder.decode(value, { stream: true });
+        parser.feed(text);
+        if (broken) throw broken;
+      }
+      // The parser holds a final CR until it sees whether an LF follows: at the end, none does.
+      // An event without its closing blank line is dropped, as the SSE standard says.
+      parser.feed(decoder.decode() + (text.endsWith("\r") ? "\n" : ""));
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  async function run(): Promise<SubscriptionError | undefined> {
+    let failures = 0; // failed connections in a row
+    let unauthorized = 0; // 401s in a row
+    let resynced = false; // a 410 was answered with since=0 and no connection worked since
+    const backoff = () => {
+      const full = Math.min(maxDelay, firstDelay * 2 ** Math.min(failures, 30));
+      failures += 1;
+      return Math.round(full / 2 + (Math.random() * full) / 2);
+    };
+    /** Reports a failure to `onError`, with the wait before retrying when `retry`. */
+    const fail = (
+      message: string,
+      details: { status?: number; problem?: Problem | undefined; cause?: unknown; wait?: number },
+      retry: boolean,
+    ): SubscriptionError => {
+      const delay = retry ? Math.max(backoff(), details.wait ?? 0) : undefined;
+      const error = new SubscriptionError(message, {
+        status: details.status,
+        problem: details.problem,
+        cause: details.cause,
+        retrying: retry,
+        delay,
+      });
+      callBack(options.onError, error);
+      return error;
+    };
+
+    while (!stop.signal.aborted) {
+      let error: SubscriptionError | undefined;
+      alive = false;
+      try {
+        const result = await client.GET("/api/{user_id}/events", {
+          params: {
+            path: { user_id: userId },
+            query: lastEventId === undefined && since !== undefined ? { since } : {},
+            header: lastEventId === undefined ? {} : { "Last-Event-ID": lastEventId },
+          },
+          headers: { Accept: "text/event-stream" },
+          parseAs: "stream",
+          signal: stop.signal,
+        });
+        const { response } = result;
+        const type = response.headers.get("content-type") ?? "";
+        if (response.ok && result.data && /^text\/event-stream\b/i.test(type)) {
+          unauthorized = 0;
+          resynced = false;
+          callBack(options.onOpen, response);
+          await read(result.data);
+          // The stream ended (token expiry, server shutdown): reconnect, after the usual wait
+          // when it had worked, after a longer one each time when it had not.
+          if (alive) failures = 0;
+          await sleep(backoff(), stop.signal);
+          continue;
+        }
+        const status = response.status;
+        const problem = readProblem(result.error);
+        const detail = problem?.detail ?? `HTTP ${status}`;
+        const what = `todo-api-client: GET /api/${userId}/events`;
+        if (response.ok) {
+          await result.data?.cancel().catch(() => {});
+          const body = type || "without a body";
+          return fail(`${what} answered ${status} ${body}, not an event stream`, { status }, false);
+        }
+        if (status === 410 && options.gone === "resync" && !resynced) {
+          resynced = true;
+          callBack(options.onResync, problem);
+          lastEventId = undefined;
+          since = 0;
+          continue;
+        }
+        const retry =
+          status === 408 || status === 429 || status >= 500 || (status === 401 && unauthorized++ < 2);
+        error = fail(`${what}: ${detail}`, { status, problem, wait: retryAfter(response) }, retry);
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        if (alive) failures = 0; // it broke after working: not a failure in a row
+        const why = err instanceof Error ? err.message : String(err);
+        error = fail(`todo-api-client: the event stream failed: ${why}`, { cause: err }, true);
+      }
+      if (!error.retrying) return error;
+      await sleep(error.delay ?? 0, stop.signal);
+    }
+    return undefined;
+  }
+
+  const closed = run().then(
+    (error) => error,
+    // Not expected (every failure is handled above); reported rather than lost.
+    (err: unknown) =>
+      new SubscriptionError(`todo-api-client: subscribe stopped: ${String(err)}`, {
+        retrying: false,
+        cause: err,
+      }),
+  );
+  void closed.finally(() => {
+    signal?.removeEventListener("abort", close);
+    stop.abort();
+  });
+
+  return {
+    close,
+    get lastEventId() {
+      return lastEventId;
+    },
+    closed,
+  };
 }

@@ -8,9 +8,18 @@
 // person fills in: a deleted task is listed in the trash, restored, deleted and
 // purged, the trash emptied; a stale `If-Match` shows a 412 with the current
 // `ETag`, the current one a 200; an `Idempotency-Key` sent twice shows the same
-// 201 twice, the second marked `idempotent-replayed: true`. The page shows no
-// raw object ("OrderedMap") and no raw Markdown in the servers list. Exits
-// non-zero naming the step that failed.
+// 201 twice, the second marked `idempotent-replayed: true`. The change feed of
+// contract 1.3 shows its snapshot and `Link`; the event stream answers 200
+// `text/event-stream` (Swagger UI shows a streamed body only once it ends, and
+// this one ends when the token expires, so only its status and headers are
+// checked there). Then live changes in a page of another origin (step 6): a
+// tiny page on LIVE_PAGE_ORIGIN, served by the test itself, follows
+// /api/{user}/events with `fetch` and the bearer header (what a frontend does:
+// EventSource cannot send it) and appends each event to the page; writes made
+// from Node show up there live, and after the page stops, writes, and
+// subscribes again with `Last-Event-ID`, exactly the missed change arrives,
+// then the next live one. The page shows no raw object ("OrderedMap") and no
+// raw Markdown in the servers list. Exits non-zero naming the step that failed.
 //
 // Env:
 //   TODO_API_URL    base URL of a running server, e.g. http://127.0.0.1:8123 (required)
@@ -21,6 +30,9 @@
 //   SWAGGER_UI_AUTH_TOKEN  the token typed into the Authorize dialog; defaults to
 //                   TODO_API_TOKEN. Only for proving the test can fail: set it to
 //                   a wrong token and step 5.1 must fail.
+//   LIVE_PAGE_ORIGIN  where step 6 serves its page (the test answers it: nothing
+//                   listens there); must be in the server's CORS_ORIGINS.
+//                   Default http://localhost:3000, the server's default.
 
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -29,7 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const STEP_TIMEOUT_MS = 15_000; // every single wait
-const STEPS = 25; // 1-4, 5.1-5.18, 6-8: for the summary line
+const STEPS = 28; // 1-4, 5.1-5.20, 6-9: for the summary line
 const WATCHDOG_MS = 180_000; // the whole run, whatever happens
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,6 +76,85 @@ const BENIGN_CONSOLE = [
       /^Failed to load resource: .*status of 412/.test(e.text) && deliberate412.has(e.url),
   },
 ];
+// The page of step 6, as small as a frontend's code for it can be: it fetches
+// the event stream with the bearer header, reads it chunk by chunk, splits it
+// into events (id:, event:, data:; `:` lines are comments) and appends each to
+// the list. `subscribe` answers once the response is in (or the fetch failed).
+const LIVE_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>todo-api: live changes</title><link rel="icon" href="data:,"></head>
+<body>
+<h1>Live changes</h1>
+<p>Stream: <span id="state">not subscribed</span></p>
+<ol id="events"></ol>
+<script>
+let controller;
+const state = document.getElementById('state');
+const list = document.getElementById('events');
+function show(event) {
+  const li = document.createElement('li');
+  li.dataset.id = event.id;
+  li.dataset.type = event.event;
+  li.textContent = event.data;
+  list.append(li);
+}
+async function read(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  let event = {};
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return 'ended';
+    buffer += value;
+    const lines = buffer.split('\\n');
+    buffer = lines.pop();
+    for (const raw of lines) {
+      const line = raw.endsWith('\\r') ? raw.slice(0, -1) : raw;
+      if (line === '') {
+        if (event.data !== undefined) show(event);
+        event = {};
+      } else if (!line.startsWith(':')) {
+        const at = line.indexOf(':');
+        const field = at < 0 ? line : line.slice(0, at);
+        const text = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
+        if (field === 'data') event.data = event.data === undefined ? text : event.data + '\\n' + text;
+        else if (field === 'id' || field === 'event') event[field] = text;
+      }
+    }
+  }
+}
+window.subscribe = async (api, user, token, lastEventId) => {
+  controller = new AbortController();
+  const headers = { Authorization: 'Bearer ' + token, Accept: 'text/event-stream' };
+  if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+  let response;
+  try {
+    response = await fetch(api + '/api/' + encodeURIComponent(user) + '/events', {
+      headers, signal: controller.signal, cache: 'no-store',
+    });
+  } catch (err) {
+    return (state.textContent = 'failed: ' + err.message);
+  }
+  state.textContent = 'open ' + response.status + ' ' + response.headers.get('content-type');
+  if (response.ok) {
+    const signal = controller.signal;
+    read(response.body).then(
+      (end) => (state.textContent = end),
+      (err) => (state.textContent = signal.aborted ? 'closed' : 'broken: ' + err.message),
+    );
+  }
+  return state.textContent;
+};
+window.unsubscribe = async () => {
+  controller.abort();
+  for (let i = 0; i < 100 && state.textContent !== 'closed'; i++) await new Promise((r) => setTimeout(r, 20));
+  return state.textContent;
+};
+</script>
+</body>
+</html>
+`;
+
 // URLs the test sends an invalid body to on purpose.
 const deliberate422 = new Set();
 // URLs the test sends a stale If-Match to on purpose.
@@ -95,6 +186,7 @@ const screenshotPath = path.resolve(
 );
 const failureShotPath = screenshotPath.replace(/(\.png)?$/i, '-failure.png');
 const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const liveShotPath = screenshotPath.replace(/(\.png)?$/i, '-live.png');
 
 let origin;
 try {
@@ -103,6 +195,19 @@ try {
   console.error(`FAIL setup: TODO_API_URL is not a URL: ${baseUrl}`);
   process.exit(2);
 }
+let liveOrigin;
+try {
+  liveOrigin = new URL(process.env.LIVE_PAGE_ORIGIN?.trim() || 'http://localhost:3000').origin;
+} catch {
+  console.error(`FAIL setup: LIVE_PAGE_ORIGIN is not an origin: ${process.env.LIVE_PAGE_ORIGIN}`);
+  process.exit(2);
+}
+if (liveOrigin === origin) {
+  console.error(`FAIL setup: LIVE_PAGE_ORIGIN must be another origin than the server's (${origin})`);
+  process.exit(2);
+}
+// The page of step 6, on another origin than the API.
+const liveUrl = `${liveOrigin}/todo-api-live.html`;
 if (!existsSync(executablePath)) {
   console.error(
     `FAIL setup: no browser at ${executablePath}. Install Debian's chromium ` +
@@ -129,9 +234,11 @@ let page;
 let createdTaskId;
 let triedId; // the task made through the UI, until purged there
 let replayedId; // the task made twice with one Idempotency-Key, until purged
+let liveId; // the task step 6 writes, until purged
+let livePage; // the page of step 6
 
-// Everything the page asked for, in order.
-const requests = []; // { url, method, resourceType, status, failure }
+// Everything the pages asked for, in order.
+const requests = []; // { url, method, resourceType, status, failure, page, aborted }
 const consoleErrors = []; // { kind, text, location }
 
 async function step(n, name, fn) {
@@ -178,7 +285,8 @@ function isOurs(url) {
     const u = new URL(url);
     // data: and blob: URLs are made inside the page, not fetched from a host.
     if (u.protocol === 'data:' || u.protocol === 'blob:') return true;
-    return u.origin === origin;
+    // The page step 6 serves itself, on its own origin.
+    return u.origin === origin || u.href === liveUrl;
   } catch {
     return false;
   }
@@ -189,18 +297,19 @@ function describeRequests(list) {
     .map((r) => {
       const outcome = r.failure ? `FAILED (${r.failure})` : r.status ?? 'no response';
       const url = r.url.startsWith('data:') ? `${r.url.slice(0, 40)}…` : r.url;
-      return `${r.method} ${url} [${r.resourceType}] -> ${outcome}`;
+      return `${r.page}: ${r.method} ${url} [${r.resourceType}] -> ${outcome}${r.aborted ? ' (aborted on purpose)' : ''}`;
     })
     .join('\n');
 }
 
 // Requests that went elsewhere than our server, or failed. API calls made by
 // "Try it out" are judged by step 5 on their status; here only their host and
-// whether they completed at all count.
+// whether they completed at all count. An event stream the test stopped itself
+// (step 6) fails as aborted, as it must.
 function badRequests() {
   return requests.filter((r) => {
     if (!isOurs(r.url)) return true;
-    if (r.failure) return true;
+    if (r.failure) return !(r.aborted && r.failure === 'net::ERR_ABORTED');
     const isApiCall = new URL(r.url).pathname.startsWith('/api/');
     return !isApiCall && r.status !== undefined && r.status >= 400;
   });
@@ -245,8 +354,10 @@ async function shownHeaders(block) {
 // "Try it out" → fill `params`, the `headers` and the JSON `body` → "Execute"
 // on one operation; fails unless the live response shows status `expected`.
 // Returns the status shown, the body shown, the response headers shown and
-// the request sent.
-async function tryItOut(method, template, params, body, expected, headers = {}) {
+// the request sent. With `stream`, for an event stream, which Swagger UI shows
+// only once it has ended: the status and headers are read off the response as
+// the browser received it, and the body is left running.
+async function tryItOut(method, template, params, body, expected, headers = {}, { stream = false } = {}) {
   const block = await operationBlock(method, template);
   if (!(await block.evaluate((el) => el.classList.contains('is-open')))) {
     await block.locator('.opblock-summary').first().click();
@@ -331,6 +442,14 @@ async function tryItOut(method, template, params, body, expected, headers = {}) 
     }
   }
 
+  if (stream) {
+    const response = await request.response();
+    if (!response) fail(`${method} ${urlPath}: no response (${request.failure()?.errorText ?? 'none received'})`);
+    if (response.status() !== expected) fail(`${method} ${urlPath}: the response is ${response.status()}, expected ${expected}`);
+    if (expected < 300) tried.add(`${method} ${template}`);
+    return { status: String(response.status()), body: '', headers: await response.allHeaders(), request };
+  }
+
   const statusCell = block.locator('.live-responses-table tbody tr.response td.response-col_status');
   await statusCell.waitFor({ state: 'visible' }).catch(() => fail('no live response shown after "Execute"'));
   const status = (await statusCell.innerText()).trim().split(/\s/)[0];
@@ -344,6 +463,36 @@ async function tryItOut(method, template, params, body, expected, headers = {}) 
   }
   if (expected < 300) tried.add(`${method} ${template}`);
   return { status, body: shown, headers: await shownHeaders(block), request };
+}
+
+// Records what `p` asks for and what its console says, for the checks of
+// steps 2 and 9.
+function observe(p, name) {
+  p.on('request', (req) => {
+    const entry = { url: req.url(), method: req.method(), resourceType: req.resourceType(), page: name };
+    requests.push(entry);
+    req.__entry = entry;
+  });
+  p.on('requestfinished', async (req) => {
+    const res = await req.response().catch(() => null);
+    if (req.__entry && res) req.__entry.status = res.status();
+  });
+  p.on('requestfailed', (req) => {
+    if (req.__entry) req.__entry.failure = req.failure()?.errorText || 'failed';
+  });
+  p.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const loc = msg.location();
+    consoleErrors.push({
+      kind: 'console.error',
+      text: msg.text(),
+      url: loc?.url || '',
+      location: loc?.url ? `${loc.url}:${loc.lineNumber}` : '',
+    });
+  });
+  p.on('pageerror', (err) => {
+    consoleErrors.push({ kind: 'uncaught exception', text: err.stack || err.message, location: '' });
+  });
 }
 
 async function main() {
@@ -387,31 +536,7 @@ async function main() {
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
 
-  page.on('request', (req) => {
-    const entry = { url: req.url(), method: req.method(), resourceType: req.resourceType() };
-    requests.push(entry);
-    req.__entry = entry;
-  });
-  page.on('requestfinished', async (req) => {
-    const res = await req.response().catch(() => null);
-    if (req.__entry && res) req.__entry.status = res.status();
-  });
-  page.on('requestfailed', (req) => {
-    if (req.__entry) req.__entry.failure = req.failure()?.errorText || 'failed';
-  });
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const loc = msg.location();
-    consoleErrors.push({
-      kind: 'console.error',
-      text: msg.text(),
-      url: loc?.url || '',
-      location: loc?.url ? `${loc.url}:${loc.lineNumber}` : '',
-    });
-  });
-  page.on('pageerror', (err) => {
-    consoleErrors.push({ kind: 'uncaught exception', text: err.stack || err.message, location: '' });
-  });
+  observe(page, 'docs');
 
   await step(2, `open ${baseUrl}/docs and wait for Swagger UI to render`, async () => {
     const res = await page.goto(`${baseUrl}/docs`, { waitUntil: 'load' });
@@ -730,7 +855,35 @@ async function main() {
     return `delete: UI shows status ${deleted.status}; empty: UI shows status ${emptied.status}; the trash is empty`;
   });
 
-  await step('5.17', 'Try it out: health (GET /health) and ready (GET /ready)', async () => {
+  await step('5.17', 'Try it out: list_changes (GET /api/{user_id}/changes) shows a snapshot and its Link to the changes after it', async () => {
+    const res = await api('GET', `${apiPath}/${createdTaskId}`);
+    if (res.status !== 200) fail(`GET the task of step 1 answers ${res.status}`);
+    const task = parseJson(res.text, 'the task of step 1');
+    const { status, body, headers } = await tryItOut('GET', '/api/{user_id}/changes', { user_id: user }, undefined, 200);
+    const changes = parseJson(body, 'the change feed');
+    if (!Array.isArray(changes)) fail(`the change feed is not an array: ${body.slice(0, 400)}`);
+    const listed = changes.find((c) => c.task?.id === createdTaskId);
+    if (!listed || listed.type !== 'created' || listed.seq !== task.version || listed.task.title !== title) {
+      fail(`the snapshot does not list task ${createdTaskId} as created at seq ${task.version}: ${JSON.stringify(listed)}`);
+    }
+    if (!/^<\/api\/[^>]+\/changes\?since=\d+>; rel="next"$/.test(headers.link ?? '')) {
+      fail(`the snapshot shows no Link to the changes after it: ${JSON.stringify(headers.link)}`);
+    }
+    return `UI shows status ${status}, ${changes.length} change(s) incl. task ${createdTaskId} (seq ${listed.seq}); link: ${headers.link}`;
+  });
+
+  await step('5.18', 'Try it out: stream_events (GET /api/{user_id}/events) answers 200 text/event-stream', async () => {
+    // The stream goes on (Swagger UI waits for its end, at the token's expiry):
+    // its status and headers, as the browser got them, are what can be checked.
+    const { status, headers } = await tryItOut('GET', '/api/{user_id}/events', { user_id: user }, undefined, 200, {}, { stream: true });
+    if (!/^text\/event-stream/.test(headers['content-type'] ?? '')) {
+      fail(`the 200 is ${JSON.stringify(headers['content-type'])}, not text/event-stream`);
+    }
+    if (!/no-cache/.test(headers['cache-control'] ?? '')) fail(`cache-control is ${JSON.stringify(headers['cache-control'])}`);
+    return `status ${status}, content-type: ${headers['content-type']}, cache-control: ${headers['cache-control']} (the stream stays open)`;
+  });
+
+  await step('5.19', 'Try it out: health (GET /health) and ready (GET /ready)', async () => {
     const lines = [];
     for (const [template, expected] of [['/health', 'healthy'], ['/ready', 'ready']]) {
       const { status, body } = await tryItOut('GET', template, {}, undefined, 200);
@@ -740,7 +893,7 @@ async function main() {
     return lines.join('\n');
   });
 
-  await step('5.18', 'every operation of /openapi.json was tried and gave its success status', async () => {
+  await step('5.20', 'every operation of /openapi.json was tried and gave its success status', async () => {
     const missing = specOps.filter((op) => !tried.has(`${op.method} ${op.path}`));
     if (missing.length) {
       fail(`not tried: ${missing.map((op) => `${op.method} ${op.path} (${op.operationId})`).join(', ')}`);
@@ -748,10 +901,138 @@ async function main() {
     return `${tried.size} of ${specOps.length} operations: ${[...tried].join(', ')}`;
   });
 
-  // 6. Nothing on the page is a raw object or raw Markdown: every schema and
+  // 6. Live changes in a frontend's page: on another origin (a Next.js app's),
+  // with `fetch` streaming and the bearer header, as the contract says to.
+  await step(6, `a page on ${liveOrigin} follows /events with fetch and the bearer header: writes from Node show up live, and it resumes with Last-Event-ID`, async () => {
+    // Its own context: the page is answered by the test (route below), so it has
+    // no address, and Chromium counts it as public; a public page must be
+    // granted Local Network Access to call a loopback API. A frontend served
+    // from localhost (a dev server) is loopback itself and needs no grant.
+    const liveContext = await browser.newContext({ viewport: { width: 900, height: 600 } });
+    await liveContext.grantPermissions(['local-network-access'], { origin: liveOrigin });
+    livePage = await liveContext.newPage();
+    livePage.setDefaultTimeout(STEP_TIMEOUT_MS);
+    observe(livePage, 'live');
+    await livePage.route(liveUrl, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: LIVE_PAGE }),
+    );
+    const res = await livePage.goto(liveUrl, { waitUntil: 'load' });
+    if (res?.status() !== 200) fail(`the live page did not load: ${res?.status()}`);
+    const eventsUrl = `${baseUrl}/api/${encodeURIComponent(user)}/events`;
+
+    // Subscribes from the page; the request it sent, and what it says after the response.
+    const subscribeFromPage = async (lastEventId) => {
+      const sent = livePage.waitForRequest((r) => r.url() === eventsUrl && r.method() === 'GET');
+      const state = await livePage.evaluate(
+        ([api, u, t, id]) => window.subscribe(api, u, t, id),
+        [baseUrl, user, token, lastEventId],
+      );
+      const request = await sent.catch(() => fail('the page sent no request to /events'));
+      if (!state.startsWith('open 200 text/event-stream')) {
+        fail(`the page could not subscribe: ${state} (a CORS refusal shows as "Failed to fetch")`);
+      }
+      const sentHeaders = await request.allHeaders();
+      if (sentHeaders.authorization !== `Bearer ${token}`) fail('the stream request carried no bearer token');
+      if (sentHeaders.origin !== liveOrigin) fail(`the stream request carried Origin ${sentHeaders.origin}, not ${liveOrigin}`);
+      if ((sentHeaders['last-event-id'] ?? null) !== (lastEventId ?? null)) {
+        fail(`the stream request carried Last-Event-ID ${sentHeaders['last-event-id']}, expected ${lastEventId}`);
+      }
+      return state;
+    };
+    const stopInPage = async () => {
+      for (const r of requests) if (r.page === 'live' && r.url === eventsUrl) r.aborted = true;
+      const state = await livePage.evaluate(() => window.unsubscribe());
+      if (state !== 'closed') fail(`the page's stream did not close: ${state}`);
+    };
+    // The events of task `id` the page shows: [{ id, type, change }].
+    const shown = (id) =>
+      livePage.evaluate(
+        (taskId) =>
+          [...document.querySelectorAll('#events li')]
+            .map((li) => ({ id: li.dataset.id, type: li.dataset.type, change: JSON.parse(li.textContent) }))
+            .filter(({ change }) => (change.task?.id ?? change.task_id) === taskId),
+        id,
+      );
+    const shows = async (id, count, what) => {
+      await livePage
+        .waitForFunction(
+          ([taskId, n]) =>
+            [...document.querySelectorAll('#events li')].filter((li) => {
+              const c = JSON.parse(li.textContent);
+              return (c.task?.id ?? c.task_id) === taskId;
+            }).length >= n,
+          [id, count],
+          { timeout: STEP_TIMEOUT_MS },
+        )
+        .catch(async () =>
+          fail(`the page did not show ${what}; it shows: ${JSON.stringify((await shown(id)).map((e) => `${e.id} ${e.type}`))}; state: ${await livePage.locator('#state').innerText()}`),
+        );
+    };
+
+    const opened = await subscribeFromPage(undefined);
+    const created = await api('POST', apiPath, { title: `${title} (live)` });
+    if (created.status !== 201) fail(`POST answered ${created.status}`);
+    const task = parseJson(created.text, 'the created task');
+    liveId = task.id;
+    await shows(liveId, 1, 'the created change');
+    const completed = await api('PATCH', `${apiPath}/${liveId}/complete`, { completed: true });
+    if (completed.status !== 200) fail(`PATCH answered ${completed.status}`);
+    const done = parseJson(completed.text, 'the completed task');
+    await shows(liveId, 2, 'the completed change');
+
+    // The page stops; a write meanwhile; it subscribes again after the last id it got.
+    await stopInPage();
+    const before = await shown(liveId);
+    const lastId = before.at(-1).id;
+    const trashedRes = await fetch(`${baseUrl}${apiPath}/${liveId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+    });
+    if (trashedRes.status !== 204) fail(`DELETE answered ${trashedRes.status}`);
+    const trashedVersion = Number((trashedRes.headers.get('etag') ?? '').replaceAll('"', ''));
+    const resumed = await subscribeFromPage(lastId);
+    await shows(liveId, 3, 'the trashed change, missed while stopped');
+    const purged = await api('DELETE', `/api/${encodeURIComponent(user)}/trash/${liveId}`);
+    if (purged.status !== 204) fail(`the purge answered ${purged.status}`);
+    await shows(liveId, 4, 'the purged change');
+    const purgedId = liveId;
+    liveId = undefined;
+
+    const events = await shown(purgedId);
+    const got = events.map((e) => `${e.id} ${e.type}`);
+    const expected = [
+      `${task.version} created`,
+      `${done.version} completed`,
+      `${trashedVersion} trashed`,
+    ];
+    if (got.length !== 4 || got.slice(0, 3).join() !== expected.join() || events[3].type !== 'purged' || !(Number(events[3].id) > trashedVersion)) {
+      fail(`the page shows ${JSON.stringify(got)}, expected ${JSON.stringify(expected)} then a purge`);
+    }
+    for (const e of events) {
+      if (String(e.change.seq) !== e.id || e.change.type !== e.type) fail(`an event's id/type differ from its data: ${JSON.stringify(e)}`);
+    }
+    if (events[1].change.task.completed !== true || typeof events[2].change.task.trashed_at !== 'string') {
+      fail(`the changes do not carry the tasks as written: ${JSON.stringify(events.map((e) => e.change))}`);
+    }
+    // No event twice in the whole page, across both subscriptions.
+    const ids = await livePage.$$eval('#events li', (lis) => lis.map((li) => li.dataset.id));
+    if (new Set(ids).size !== ids.length) fail(`the page shows an event twice: ${ids.join(', ')}`);
+
+    mkdirSync(path.dirname(liveShotPath), { recursive: true });
+    await livePage.screenshot({ path: liveShotPath, fullPage: true, timeout: STEP_TIMEOUT_MS });
+    await stopInPage();
+    return (
+      `page ${liveUrl} (origin ${await livePage.evaluate(() => location.origin)}), stream at ${eventsUrl}\n` +
+      `first subscription: ${opened}\nresumed with Last-Event-ID: ${lastId}: ${resumed}\n` +
+      `shown: ${got.join(', ')}\nscreenshot: ${liveShotPath}`
+    );
+  });
+
+  // 7. Nothing on the page is a raw object or raw Markdown: every schema and
   // example shown (all operations are open now; the Schemas section is opened
   // model by model), and the servers list.
-  await step(6, 'the page shows no "OrderedMap" and the servers list no Markdown', async () => {
+  await step(7, 'the page shows no "OrderedMap" and the servers list no Markdown', async () => {
     const models = page.locator('.swagger-ui section.models');
     if (await models.count()) {
       if (!(await models.evaluate((el) => el.classList.contains('is-open')))) {
@@ -777,9 +1058,9 @@ async function main() {
     return `${tabs} schema tab(s) and the Schemas section open, no raw object shown\nservers: ${servers.join(' | ')}`;
   });
 
-  // 7. Screenshot with the live response on it: the page from its top (title,
+  // 8. Screenshot with the live response on it: the page from its top (title,
   // locked Authorize button) down to the end of the live response table.
-  await step(7, 'screenshot with the live response', async () => {
+  await step(8, 'screenshot with the live response', async () => {
     mkdirSync(path.dirname(screenshotPath), { recursive: true });
     const box = await page.locator('.opblock.is-open .live-responses-table').first().boundingBox();
     if (!box) fail('the live response table is not on the page');
@@ -794,8 +1075,9 @@ async function main() {
     return `${screenshotPath} (1280x${bottom}: top of page to the live response)`;
   });
 
-  // 8. Over the whole session: nothing failed or went elsewhere, and no console errors.
-  await step(8, 'no failed or foreign request and no console error over the whole session', async () => {
+  // 9. Over the whole session (both pages): nothing failed or went elsewhere,
+  // and no console errors.
+  await step(9, 'no failed or foreign request and no console error over the whole session', async () => {
     const bad = badRequests();
     const errors = consoleErrors.filter((e) => !BENIGN_CONSOLE.some((b) => b.test(e)));
     const tolerated = consoleErrors.filter((e) => BENIGN_CONSOLE.some((b) => b.test(e)));
@@ -812,7 +1094,7 @@ async function main() {
     const toleratedText = tolerated
       .map((e) => `tolerated: ${e.text} ${e.location} (${BENIGN_CONSOLE.find((b) => b.test(e)).why})`)
       .join('\n');
-    return `${requests.length} request(s), all to ${origin}, none failed; console errors: none of ours` +
+    return `${requests.length} request(s), all to ${origin} (and ${liveUrl}), none failed; console errors: none of ours` +
       (toleratedText ? `\n${toleratedText}` : '');
   });
 }
@@ -851,7 +1133,7 @@ try {
   // Leave the user's list and trash as we found them: delete (to the trash),
   // then purge. A task a failed run left in the trash already answers 404 to
   // the delete. A failure here is only reported.
-  for (const id of [createdTaskId, triedId, replayedId]) {
+  for (const id of [createdTaskId, triedId, replayedId, liveId]) {
     if (id === undefined) continue;
     const path = encodeURIComponent(id);
     for (const [what, urlPath, ok] of [

@@ -163,6 +163,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the user's changes
+         * @description Every change of the user's tasks after `since`, in the order they were
+         *     committed: created, updated, completed, uncompleted, trashed, restored,
+         *     purged. Apply them in order to a copy of the tasks and the copy
+         *     matches the server's. Start with `since=0` (the default): a snapshot of
+         *     the current tasks, trash included; then follow `Link` (`rel="next"`)
+         *     until it is absent, and later ask again with `since` = the last `seq`
+         *     you applied. Changes are kept `TRASH_RETENTION_DAYS` (30 by default): a
+         *     `since` older than that is 410, start again from 0.
+         */
+        get: operations["list_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream the user's changes (Server-Sent Events)
+         * @description The changes of `GET /api/{user_id}/changes` as they happen, on any
+         *     server instance: each is an event whose `id` is its `seq`, whose
+         *     `event` is its `type`, and whose `data` is the change as one line of
+         *     JSON. Resumes after `Last-Event-ID` (or `since`; `0` begins with a
+         *     snapshot), reading what was missed from the database first, without
+         *     gaps or duplicates; without either, starts with the next change. A
+         *     comment line (`:`) every 15 s keeps proxies from closing it. It ends
+         *     when the token expires (reconnect with a fresh one and
+         *     `Last-Event-ID`) and when the server shuts down. At most 5 streams per
+         *     user on one server (429 beyond). Send the token in `Authorization`
+         *     (never in the URL): browsers' `EventSource` cannot, so use `fetch` (the
+         *     TypeScript client's `subscribe()` does).
+         */
+        get: operations["stream_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -207,6 +265,73 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Change
+         * @description One change of one of the user's tasks.
+         * @example {
+         *       "at": "2026-11-24T09:30:00.123456Z",
+         *       "seq": 7,
+         *       "task": {
+         *         "completed": false,
+         *         "created_at": "2026-11-24T09:30:00.123456Z",
+         *         "description": "2 litres, semi-skimmed",
+         *         "due": {
+         *           "at": "2026-12-01T08:00:00.000000Z",
+         *           "date": "2026-12-01",
+         *           "datetime": "2026-12-01T09:00:00",
+         *           "time_zone": "Europe/Berlin"
+         *         },
+         *         "id": 42,
+         *         "priority": "high",
+         *         "tags": [
+         *           "errands",
+         *           "home"
+         *         ],
+         *         "title": "Buy milk",
+         *         "trashed_at": null,
+         *         "updated_at": "2026-11-24T09:30:00.123456Z",
+         *         "user_id": "kX9vQ2mN7pL4rT8wY1zB3cD5fG6hJ0aS",
+         *         "version": 7
+         *       },
+         *       "type": "created"
+         *     }
+         */
+        Change: {
+            /**
+             * Format: int64
+             * @description The user's change number: it grows by one with every change of any of
+             *     the user's tasks, in the order they were committed. Read on with
+             *     `since=<the last seq you applied>`. In a snapshot (`since=0`), the
+             *     task's `version`.
+             */
+            seq: number;
+            /**
+             * @description `created`, `updated`, `completed`, `uncompleted`, `trashed` (moved to
+             *     the trash), `restored` (back from it) or `purged` (deleted for good).
+             */
+            type: components["schemas"]["ChangeType"] & unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (RFC 3339, UTC, the database's clock). In
+             *     a snapshot: when the task last changed, or was trashed.
+             */
+            at: string;
+            /**
+             * @description The task right after the change (with `trashed_at` set while it is in
+             *     the trash). Absent for `purged`.
+             */
+            task?: components["schemas"]["Task"] & unknown;
+            /**
+             * Format: int64
+             * @description For `purged` only: the id of the task that is gone.
+             */
+            task_id?: number;
+        };
+        /**
+         * @description What a change did to its task.
+         * @enum {string}
+         */
+        ChangeType: "created" | "updated" | "completed" | "uncompleted" | "trashed" | "restored" | "purged";
         /**
          * FieldProblem
          * @description One invalid field (or query parameter, or path segment, or `body`).
@@ -1578,6 +1703,197 @@ export interface operations {
             /** @description The request is invalid: `errors` lists each problem. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_changes: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The last change number the client applied (a `seq`); `0` (the
+                 *     default) for a snapshot of the current tasks.
+                 */
+                since?: number;
+                /** @description Most changes on this page, 1–500 (default 500). */
+                limit?: number;
+                /**
+                 * @description Where a snapshot's next page starts: copy it from the `Link` header
+                 *     (only with `since=0`).
+                 */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The user's changes after `since`, oldest first, as a bare array; with
+             *     `since=0`, a snapshot of the user's tasks (live ones as `created`,
+             *     trashed ones as `trashed`).
+             */
+            200: {
+                headers: {
+                    /**
+                     * @description `<…>; rel="next"` (RFC 8288) while more changes follow, e.g.
+                     *     `</api/u1/changes?since=120>; rel="next"`; a snapshot's last page
+                     *     always links to the changes after it.
+                     */
+                    LINK?: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Change"][];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `since` (or `Last-Event-ID`) is older than the changes the server keeps (`TRASH_RETENTION_DAYS`, 30 by default): read the feed again from `since=0`, a snapshot of the current tasks. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stream_events: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where to start when there is no `Last-Event-ID`: the last change
+                 *     number the client applied, or `0` for a snapshot first.
+                 */
+                since?: number;
+            };
+            header?: {
+                /**
+                 * @description The `id` of the last event received, sent by a client reconnecting:
+                 *     the stream resumes after it (and it wins over `since`).
+                 */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The user's id: must equal the token's subject. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["Change"][];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `since` (or `Last-Event-ID`) is older than the changes the server keeps (`TRASH_RETENTION_DAYS`, 30 by default): read the feed again from `since=0`, a snapshot of the current tasks. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user already has the most event streams open that one server instance serves (`EVENTS_MAX_STREAMS_PER_USER`, 5 by default): close one, or retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

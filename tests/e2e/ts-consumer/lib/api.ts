@@ -6,8 +6,12 @@ import {
   fieldErrors,
   idempotencyKey,
   ifMatch,
+  listAllChanges,
   listAllTasks,
   readProblem,
+  subscribe,
+  type Change,
+  type ChangeSubscription,
   type Task,
   type TodoClient,
 } from "todo-api-client";
@@ -64,7 +68,45 @@ export async function rename(userId: string, task: Task, title: string): Promise
   return data;
 }
 
+/**
+ * A live copy of the user's tasks, as the client's README keeps one: the change feed's snapshot,
+ * then the event stream from where it ended. `render` gets the copy after every change.
+ */
+export async function liveTasks(
+  userId: string,
+  render: (tasks: Task[]) => void,
+  signal: AbortSignal,
+): Promise<ChangeSubscription> {
+  const tasks = new Map<number, Task>();
+  const apply = (change: Change) => {
+    if (change.type === "purged") tasks.delete(change.task_id!);
+    else if (change.task) tasks.set(change.task.id, change.task);
+  };
+  const { data, since, error } = await listAllChanges(api, userId, {}, { signal });
+  if (error) {
+    throw new Error(readProblem(error)?.detail ?? "Something went wrong");
+  }
+  data.forEach(apply);
+  render([...tasks.values()]);
+  return subscribe(api, userId, {
+    since,
+    signal,
+    gone: "resync",
+    onResync: () => tasks.clear(),
+    onChange: (change) => {
+      apply(change);
+      render([...tasks.values()]);
+    },
+    onError: (err) => console.warn(err.problem?.detail ?? err.message, err.retrying ? "(reconnecting)" : ""),
+  });
+}
+
 export async function mistakes(userId: string): Promise<void> {
+  // @ts-expect-error "restart" is not what subscribe does on 410: "stop" or "resync"
+  subscribe(api, userId, { gone: "restart", onChange: () => {} });
+  // @ts-expect-error a change's type is one of the contract's
+  const typo: Change["type"] = "deleted";
+  void typo;
   // @ts-expect-error "done" is not a status filter of the contract
   await api.GET("/api/{user_id}/tasks", { params: { path: { user_id: userId }, query: { status: "done" } } });
   // @ts-expect-error no such route
