@@ -211,8 +211,37 @@ pub struct ListenTarget(postgres::ConnectOptions);
 
 /// An open LISTEN connection and the owners its notifications name.
 pub struct Notifications {
-    _client: tokio_postgres::Client,
+    client: tokio_postgres::Client,
+    instance: String,
     pub owners: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+/// Registers (or refreshes) the listening instance in `change_listeners`:
+/// while a row is fresh, writes notify (see the 1.3 migration).
+const REGISTER_LISTENER: &str = "INSERT INTO change_listeners (instance, seen_at) VALUES ($1, now()) \
+     ON CONFLICT (instance) DO UPDATE SET seen_at = now()";
+
+impl Notifications {
+    /// Tells writers this instance still listens (every 30 s; a row older
+    /// than 90 s no longer counts).
+    pub async fn refresh(&self) -> Result<(), String> {
+        self.client
+            .execute(REGISTER_LISTENER, &[&self.instance])
+            .await
+            .map(drop)
+            .map_err(|err| err.to_string())
+    }
+
+    /// Stops listening, and tells writers so.
+    pub async fn close(self) {
+        let _ = self
+            .client
+            .execute(
+                "DELETE FROM change_listeners WHERE instance = $1",
+                &[&self.instance],
+            )
+            .await;
+    }
 }
 
 impl ListenTarget {
@@ -227,13 +256,17 @@ impl ListenTarget {
         &self.0.summary
     }
 
-    /// Connects and listens for changes; the error says why, without secrets.
-    pub async fn listen(&self) -> Result<Notifications, String> {
+    /// Connects, listens for changes, then registers as `instance` (so
+    /// writes start notifying); the error says why, without secrets.
+    pub async fn listen(&self, instance: &str) -> Result<Notifications, String> {
         let (client, owners) = self.0.listen(CHANGES_CHANNEL).await?;
-        Ok(Notifications {
-            _client: client,
+        let notifications = Notifications {
+            client,
+            instance: instance.to_owned(),
             owners,
-        })
+        };
+        notifications.refresh().await?;
+        Ok(notifications)
     }
 }
 

@@ -26,6 +26,11 @@ const LINGER: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Users per poll query.
 const POLL_BATCH: usize = 500;
+/// How often a listening instance tells writers it still listens.
+const REFRESH: Duration = Duration::from_secs(30);
+/// When streams read again after the listener registered: a write that
+/// looked for listeners just before may commit after the first read.
+const REREADS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5)];
 
 /// Starts the feeder for a PostgreSQL database: the listener when there is
 /// a direct URL, and the poller (which stands in while nothing listens).
@@ -72,18 +77,24 @@ async fn listen_loop(
 ) {
     let mut open = hub.open_streams();
     let mut backoff = Duration::from_millis(100);
+    let instance = instance_id();
     loop {
         tokio::select! {
             _ = open.wait_for(|open| *open > 0) => {}
             () = stop.cancelled() => return,
         }
-        match target.listen().await {
+        match target.listen(&instance).await {
             Ok(mut notifications) => {
                 tracing::info!("events: listening for changes at {}", target.summary());
                 listening.store(true, Ordering::SeqCst);
                 backoff = Duration::from_millis(100);
-                // Whatever was written while nobody listened.
+                // Whatever was written while nobody listened, now and once
+                // more for writes that had looked for listeners just before.
                 hub.wake_all();
+                let listened = tokio::time::Instant::now();
+                let mut rereads = REREADS.iter().map(|after| listened + *after);
+                let mut reread = rereads.next();
+                let mut refresh = tokio::time::interval_at(listened + REFRESH, REFRESH);
                 loop {
                     tokio::select! {
                         owner = notifications.owners.recv() => match owner {
@@ -93,8 +104,23 @@ async fn listen_loop(
                                 break;
                             }
                         },
-                        () = idle(&hub) => break,
-                        () = stop.cancelled() => return,
+                        () = sleep_until(reread), if reread.is_some() => {
+                            hub.wake_all();
+                            reread = rereads.next();
+                        }
+                        _ = refresh.tick() => {
+                            if let Err(cause) = notifications.refresh().await {
+                                tracing::warn!(%cause, "events: cannot tell writers this instance listens");
+                            }
+                        }
+                        () = idle(&hub) => {
+                            notifications.close().await;
+                            break;
+                        }
+                        () = stop.cancelled() => {
+                            notifications.close().await;
+                            return;
+                        }
                     }
                 }
                 listening.store(false, Ordering::SeqCst);
@@ -108,6 +134,24 @@ async fn listen_loop(
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// A name for this process among the listeners: random, so two instances
+/// never share one.
+fn instance_id() -> String {
+    let mut bytes = [0u8; 8];
+    // Without randomness (it cannot fail on Linux), the process id will do.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = u64::from(std::process::id()).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -554,3 +554,78 @@ async fn a_write_that_rolls_back_is_never_on_a_stream_and_keep_alives_come() {
     }
     assert!(comments >= 2, "{comments} keep-alives");
 }
+
+/// Writes notify only while an instance has registered as listening: NOTIFY
+/// serialises the commits that send it, so nobody pays for it unheard.
+#[tokio::test]
+async fn writes_notify_only_while_an_instance_listens() {
+    let Some(cluster) = postgres::own_cluster(|_| Ok(())) else {
+        return;
+    };
+    cluster.sql("postgres", "CREATE DATABASE live").unwrap();
+    let url = cluster.url("live");
+    let server = Server::start(
+        &scratch_dir(),
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("BETTER_AUTH_SECRET", SECRET),
+        ],
+    );
+    // A plain LISTEN of our own, which registers nowhere.
+    let (client, mut connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (heard, mut notes) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let tokio_postgres::AsyncMessage::Notification(note) = message {
+                let _ = heard.send(note.payload().to_owned());
+            }
+        }
+    });
+    client
+        .batch_execute("LISTEN todo_api_changes")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let alice = TestUser::new("alice");
+    let create = async |title: &str| {
+        let response = http
+            .post(server.url("/api/alice/tasks"))
+            .bearer_auth(&alice.token)
+            .json(&json!({ "title": title }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    };
+    create("unheard").await;
+    let silence = tokio::time::timeout(Duration::from_millis(500), notes.recv()).await;
+    assert!(
+        silence.is_err(),
+        "no listener registered, yet a NOTIFY came: {silence:?}"
+    );
+    // An instance registers (as the feeder does), and writes notify.
+    cluster
+        .sql(
+            "live",
+            "INSERT INTO change_listeners VALUES ('test', now())",
+        )
+        .unwrap();
+    create("heard").await;
+    let note = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await;
+    assert_eq!(note.ok().flatten().as_deref(), Some("alice"));
+    // A registration older than 90 s is no longer one.
+    cluster
+        .sql(
+            "live",
+            "UPDATE change_listeners SET seen_at = now() - interval '2 minutes'",
+        )
+        .unwrap();
+    create("unheard again").await;
+    let silence = tokio::time::timeout(Duration::from_millis(500), notes.recv()).await;
+    assert!(
+        silence.is_err(),
+        "a stale registration still notified: {silence:?}"
+    );
+}

@@ -35,6 +35,17 @@ CREATE INDEX task_changes_at ON task_changes (at);
 -- changes after an older number is 410 Gone (start again from 0).
 ALTER TABLE user_changes ADD COLUMN kept_after BIGINT NOT NULL DEFAULT 0;
 
+-- The instances listening for changes now (the server's live/feeder.rs): one
+-- row each, refreshed every 30 s while its LISTEN connection is open. While
+-- no row is fresh, writes send no NOTIFY: a notifying transaction holds a
+-- database-wide lock from its commit's start to its end (WAL flush
+-- included), so notifying commits cannot share a flush, and with many users
+-- writing at once that halves their throughput (bench/results/1.3-live.md).
+CREATE TABLE change_listeners (
+    instance TEXT        PRIMARY KEY,
+    seen_at  TIMESTAMPTZ NOT NULL
+);
+
 CREATE FUNCTION record_task_change() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path FROM CURRENT
@@ -78,8 +89,14 @@ BEGIN
         t.trashed_at);
     -- A wake-up for the instances listening (delivered at COMMIT, never for
     -- a write that rolls back; repeats within a transaction are folded into
-    -- one). It carries only the owner: listeners re-read the table.
-    PERFORM pg_notify('todo_api_changes', t.user_id);
+    -- one). It carries only the owner: listeners re-read the table. This
+    -- query sees the listeners committed until now (a function's statements
+    -- each take a fresh snapshot); one that registers between it and this
+    -- write's commit re-reads after registering.
+    IF EXISTS (SELECT 1 FROM change_listeners
+               WHERE seen_at > statement_timestamp() - interval '90 seconds') THEN
+        PERFORM pg_notify('todo_api_changes', t.user_id);
+    END IF;
     RETURN NULL;
 END
 $$;
