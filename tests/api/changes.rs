@@ -3,11 +3,7 @@
 //! concurrent writers whose feed, applied by readers that read while they
 //! write, ends with exactly the server's state.
 
-use std::{
-    cell::RefCell,
-    collections::{BTreeMap, HashMap},
-    time::Duration,
-};
+use std::{cell::RefCell, collections::BTreeMap, time::Duration};
 
 use poem::http::Method;
 use serde_json::{Value, json};
@@ -94,6 +90,7 @@ async fn server_state(app: &TestApp, user: &TestUser) -> Copy {
 /// while the user has no change yet). The log's numbers must grow (they may
 /// skip one: a write that waited for the same task's row takes a second);
 /// `seen` collects them, to compare with the whole log at the end.
+#[allow(clippy::too_many_arguments)]
 async fn sync(
     app: &TestApp,
     user: &TestUser,
@@ -102,6 +99,7 @@ async fn sync(
     limit: u32,
     seen: &mut Vec<i64>,
     handover: &mut Option<i64>,
+    on_page: &mut dyn FnMut(i64, &Copy),
 ) -> i64 {
     let mut path = Some(changes_path(user, &format!("?since={since}&limit={limit}")));
     let mut in_snapshot = since == 0;
@@ -116,6 +114,9 @@ async fn sync(
                 seen.push(seq);
             }
             copy.apply(change);
+        }
+        if !in_snapshot && !reply.body.as_array().unwrap().is_empty() {
+            on_page(since, copy);
         }
         path = next_link(&reply);
         if in_snapshot
@@ -149,6 +150,7 @@ async fn log_after(app: &TestApp, user: &TestUser, since: i64) -> Vec<i64> {
         500,
         &mut seen,
         &mut None,
+        &mut |_, _| {},
     )
     .await;
     seen
@@ -450,18 +452,28 @@ backend_tests! {
         });
         // A reader of the log from the start, while they write, keeping
         // copies of its state at random points to replay from later.
-        let replay_points: RefCell<HashMap<i64, Copy>> = RefCell::new(HashMap::new());
+        let replay_points: RefCell<BTreeMap<i64, Copy>> = RefCell::new(BTreeMap::new());
         let log_reader = async {
             let mut rng = Rng(seed ^ 0xABCD);
             let mut copy = Copy::default();
             let (mut since, mut seen, mut handover) = (0, Vec::new(), None);
+            let (mut pages, mut pick) = (0usize, Rng(seed ^ 0x5EED));
             loop {
                 let writers_done = done.get() == WRITERS;
-                let before = since;
-                since = sync(&app, &alice, &mut copy, since, 1 + rng.below(60) as u32, &mut seen, &mut handover).await;
-                if since > before && before > 0 && rng.below(3) == 0 {
-                    replay_points.borrow_mut().insert(since, copy.clone());
-                }
+                // Replay points: a reservoir of 8 of the log pages it read.
+                let limit = 1 + rng.below(60) as u32;
+                let mut keep = |seq: i64, copy: &Copy| {
+                    pages += 1;
+                    let mut points = replay_points.borrow_mut();
+                    if points.len() < 8 {
+                        points.insert(seq, copy.clone());
+                    } else if pick.below(pages) < 8 {
+                        let drop = *points.keys().nth(pick.below(8)).unwrap();
+                        points.remove(&drop);
+                        points.insert(seq, copy.clone());
+                    }
+                };
+                since = sync(&app, &alice, &mut copy, since, limit, &mut seen, &mut handover, &mut keep).await;
                 if writers_done {
                     break;
                 }
@@ -476,13 +488,13 @@ backend_tests! {
             }
             let (mut copy, mut seen) = (Copy::default(), Vec::new());
             let mut handover = None;
-            let mut since = sync(&app, &alice, &mut copy, 0, 7, &mut seen, &mut handover).await;
+            let mut since = sync(&app, &alice, &mut copy, 0, 7, &mut seen, &mut handover, &mut |_, _| {}).await;
             let handover = handover.expect("the snapshot handed over to the log");
             while done.get() < WRITERS {
-                since = sync(&app, &alice, &mut copy, since, 50, &mut seen, &mut None).await;
+                since = sync(&app, &alice, &mut copy, since, 50, &mut seen, &mut None, &mut |_, _| {}).await;
                 tokio::task::yield_now().await;
             }
-            sync(&app, &alice, &mut copy, since, 500, &mut seen, &mut None).await;
+            sync(&app, &alice, &mut copy, since, 500, &mut seen, &mut None, &mut |_, _| {}).await;
             (copy, handover, seen)
         };
         let ((), (log_copy, final_seq, log_start, log_seen), (snapshot_copy, snapshot_start, snapshot_seen)) = futures::join!(
@@ -504,7 +516,7 @@ backend_tests! {
         let mut rng = Rng(seed ^ 0x1234);
         for (seq, copy) in &points {
             let (mut copy, mut seen) = (copy.clone(), Vec::new());
-            let end = sync(&app, &alice, &mut copy, *seq, 1 + rng.below(200) as u32, &mut seen, &mut None).await;
+            let end = sync(&app, &alice, &mut copy, *seq, 1 + rng.below(200) as u32, &mut seen, &mut None, &mut |_, _| {}).await;
             assert_eq!(end, final_seq);
             same_changes(&seen, &log_after(&app, &alice, *seq).await, "a replay");
             assert_eq!(copy, server, "replayed from {seq}");
