@@ -20,7 +20,10 @@ use super::{
 };
 use crate::{
     db::{self, tasks::FeedPage},
-    domain::{Change, ChangeKind, FeedRefusal, FieldError, LIMIT_MAX, Since, ValidationError},
+    domain::{
+        Change, ChangeKind, FeedRefusal, FieldError, LIMIT_MAX, Since, ValidationError,
+        change::change_number,
+    },
     live,
 };
 
@@ -303,7 +306,11 @@ impl ChangesApi {
             .keep_alive(live.settings.keep_alive)
             .to_event(|change| {
                 let id = change.seq.to_string();
-                let kind = change_type_name(change.kind);
+                // The `type` as the data spells it (serde's name of the variant).
+                let kind = match serde_json::to_value(change.kind) {
+                    Ok(serde_json::Value::String(kind)) => kind,
+                    _ => String::new(),
+                };
                 let data = serde_json::to_string(&change).unwrap_or_default();
                 Event::message(data).id(id).event_type(kind)
             }))
@@ -320,30 +327,14 @@ impl super::schema::BodySize for ChangeJson {
     }
 }
 
-fn change_type_name(kind: ChangeType) -> &'static str {
-    match kind {
-        ChangeType::Created => "created",
-        ChangeType::Updated => "updated",
-        ChangeType::Completed => "completed",
-        ChangeType::Uncompleted => "uncompleted",
-        ChangeType::Trashed => "trashed",
-        ChangeType::Restored => "restored",
-        ChangeType::Purged => "purged",
-    }
-}
-
 /// A `Last-Event-ID`: one of the stream's own ids, a change number.
 fn parse_event_id(id: &str) -> Result<i64, ApiError> {
-    let id = id.trim();
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| id.parse::<i64>().ok())
-        .flatten()
-        .ok_or_else(|| {
-            ApiError::Invalid(ValidationError(vec![FieldError::new(
-                "Last-Event-ID",
-                "must be the id of an event this stream sent (a change number, 0 or more)",
-            )]))
-        })
+    change_number(id.trim()).ok_or_else(|| {
+        ApiError::Invalid(ValidationError(vec![FieldError::new(
+            "Last-Event-ID",
+            "must be the id of an event this stream sent (a change number, 0 or more)",
+        )]))
+    })
 }
 
 /// When the request's token expires, as a point on the runtime's clock.

@@ -77,12 +77,10 @@ impl Since {
             (0, None) => Some(Self::Snapshot(None)),
             (0, Some(after)) => {
                 let (version, id) = after.split_once('.')?;
-                let number = |text: &str| {
-                    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-                        .then(|| text.parse::<i64>().ok())
-                        .flatten()
-                };
-                Some(Self::Snapshot(Some((number(version)?, number(id)?))))
+                Some(Self::Snapshot(Some((
+                    change_number(version)?,
+                    change_number(id)?,
+                ))))
             }
             (since, None) if since > 0 => Some(Self::After(since)),
             _ => None,
@@ -93,6 +91,14 @@ impl Since {
     pub fn after_param(version: i64, id: i64) -> String {
         format!("{version}.{id}")
     }
+}
+
+/// A change number (or version, or id) as the feed writes one: ASCII digits
+/// only, no sign, no spaces, within `i64`.
+pub fn change_number(text: &str) -> Option<i64> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 /// Why a feed cannot be read from where its reader is.
