@@ -104,6 +104,8 @@ fn serialization(c: &mut Criterion) {
             priority: Default::default(),
             tags: Default::default(),
             due: None,
+            recurrence: None,
+            reminders: Default::default(),
             created_at: at,
             updated_at: at,
             version: 1000 + i,

@@ -74,6 +74,8 @@ pub struct Config {
     pub trash_retention: Duration,
     /// How often the maintenance job runs (`MAINTENANCE_INTERVAL_SECS`).
     pub maintenance_interval: Duration,
+    /// The longest the reminder poller sleeps (`REMINDER_POLL_MAX_SECS`).
+    pub reminder_poll_max: Duration,
     /// `MAX_CONNECTIONS`, `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_WRITE_TIMEOUT_SECS`.
     pub connections: ConnectionLimits,
     /// `EVENTS_KEEPALIVE_SECS`, `EVENTS_MAX_STREAMS_PER_USER`, `EVENTS_POLL_MS`.
@@ -179,6 +181,7 @@ impl Config {
                 "MAINTENANCE_INTERVAL_SECS",
                 3600,
             )?),
+            reminder_poll_max: Duration::from_secs(positive(&var, "REMINDER_POLL_MAX_SECS", 60)?),
             connections: ConnectionLimits {
                 max_connections: positive(&var, "MAX_CONNECTIONS", 4096)?,
                 header_timeout: Duration::from_secs(positive(

@@ -16,12 +16,12 @@ use super::{
     problem::{ApiError, ErrorSet, statuses::*},
     schema::{FastJson, Timestamp},
     security::TaskOwner,
-    tasks::{CACHE_CONTROL, TaskJson},
+    tasks::{CACHE_CONTROL, ReminderJson, TaskJson},
 };
 use crate::{
     db::{self, tasks::FeedPage},
     domain::{
-        Change, ChangeKind, FeedRefusal, FieldError, LIMIT_MAX, Since, ValidationError,
+        Change, ChangeKind, FeedRefusal, FieldError, LIMIT_MAX, Reminder, Since, ValidationError,
         change::change_number,
     },
     live,
@@ -42,6 +42,7 @@ enum ChangeType {
     Trashed,
     Restored,
     Purged,
+    Reminder,
 }
 
 impl From<ChangeKind> for ChangeType {
@@ -54,6 +55,7 @@ impl From<ChangeKind> for ChangeType {
             ChangeKind::Trashed => Self::Trashed,
             ChangeKind::Restored => Self::Restored,
             ChangeKind::Purged => Self::Purged,
+            ChangeKind::Reminder => Self::Reminder,
         }
     }
 }
@@ -67,8 +69,12 @@ pub struct ChangeJson {
     /// `since=<the last seq you applied>`. In a snapshot (`since=0`), the
     /// task's `version`.
     seq: i64,
-    /// `created`, `updated`, `completed`, `uncompleted`, `trashed` (moved to
-    /// the trash), `restored` (back from it) or `purged` (deleted for good).
+    /// `created`, `updated`, `completed` (for a recurring task: an occurrence
+    /// was completed and `due` moved on), `uncompleted`, `trashed` (moved to
+    /// the trash), `restored` (back from it), `purged` (deleted for good) or,
+    /// since 1.4, `reminder` (one of the task's reminders is due now; the task
+    /// did not change). Clients should pass over types they do not know:
+    /// later versions may add more.
     #[oai(rename = "type")]
     #[serde(rename = "type")]
     kind: ChangeType,
@@ -84,6 +90,11 @@ pub struct ChangeJson {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     task_id: Option<i64>,
+    /// For `reminder` only: the reminder that fired (`at`: the instant it was
+    /// for; `at` of the change: when it fired).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reminder: Option<ReminderJson>,
 }
 
 impl poem_openapi::types::Example for ChangeJson {
@@ -97,6 +108,7 @@ impl poem_openapi::types::Example for ChangeJson {
             at: Timestamp(at),
             task: Some(TaskJson::example()),
             task_id: None,
+            reminder: None,
         }
     }
 }
@@ -104,7 +116,17 @@ impl poem_openapi::types::Example for ChangeJson {
 impl From<Change> for ChangeJson {
     fn from(change: Change) -> Self {
         let purged = change.kind == ChangeKind::Purged;
+        let reminder = change.reminder.map(|moment| {
+            let due = change.task.due.as_ref();
+            let reminder = change
+                .task
+                .reminders
+                .for_moment(due, moment)
+                .unwrap_or(Reminder::At(moment));
+            ReminderJson::of(reminder, due).unwrap_or_else(|| ReminderJson::at(moment))
+        });
         Self {
+            reminder,
             seq: change.seq,
             kind: change.kind.into(),
             at: Timestamp(change.at),

@@ -35,6 +35,8 @@ pub struct AppState {
     pub idempotency: IdempotencySettings,
     /// The event streams and what wakes them.
     pub live: Live,
+    /// Wakes the reminder poller after a write of a task with reminders.
+    pub reminders: crate::server::reminders::ReminderClock,
 }
 
 #[derive(Tags)]
@@ -51,13 +53,14 @@ enum ApiTags {
 
 /// The version of the contract (`info.version`), not of the crate: it takes a
 /// major step on every breaking change.
-pub const CONTRACT_VERSION: &str = "1.3.0";
+pub const CONTRACT_VERSION: &str = "1.4.0";
 
 /// The operations, as an OpenAPI service. Needs no state, so the spec can be
 /// printed without a database.
 pub fn service() -> OpenApiService<
     (
         tasks::TasksApi,
+        tasks::OccurrencesApi,
         tasks::TrashApi,
         changes::ChangesApi,
         health::HealthApi,
@@ -67,6 +70,7 @@ pub fn service() -> OpenApiService<
     OpenApiService::new(
         (
             tasks::TasksApi,
+            tasks::OccurrencesApi,
             tasks::TrashApi,
             changes::ChangesApi,
             health::HealthApi,
@@ -92,7 +96,13 @@ pub fn service() -> OpenApiService<
          change number N in commit order (`since=0`: a snapshot of the current tasks), so \
          a client keeps a copy in sync by applying them; `GET /api/{user_id}/events` \
          streams the same changes as Server-Sent Events as they happen, on any server \
-         instance, resuming after `Last-Event-ID`.",
+         instance, resuming after `Last-Event-ID`.\n\n\
+         **Recurring tasks and reminders.** A task with a `due` may have a `recurrence` \
+         (an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,TH`): completing it moves its \
+         `due` to the next occurrence in its own time zone, DST-safe, and \
+         `GET /api/{user_id}/tasks/{id}/occurrences` previews them. Up to 5 `reminders` \
+         (`{\"before\": \"PT15M\"}` or `{\"at\": \"…Z\"}`) fire once each, as `reminder` \
+         changes in the feed and on the event stream.",
     )
     .server(
         // Plain text: Swagger UI shows it in a `<select>`, where Markdown stays raw.

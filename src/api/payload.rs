@@ -15,14 +15,16 @@ use serde_json::{Map, Value};
 
 mod fields;
 
-pub use fields::PriorityName;
+pub use fields::{PriorityName, RepeatFromName};
 use fields::{
-    completed, description, description_schema, due, null_priority, null_tags, priority,
-    richer_fields, tags, title, title_schema,
+    completed, description, description_schema, due, null_priority, null_reminders, null_tags,
+    priority, recurrence, reminders, richer_fields, tags, title, title_schema,
 };
 
 use super::schema::boolean_schema;
-use crate::domain::{FieldError, NewTask, Priority, Problems, Tags, TaskChanges, ValidationError};
+use crate::domain::{
+    FieldError, NewTask, Priority, Problems, Reminders, Tags, TaskChanges, ValidationError,
+};
 
 /// Largest request body read; a larger one is refused with 413 unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -49,6 +51,7 @@ impl<'a, S: BodySchema + Send> ApiExtractor<'a> for JsonBody<S> {
 
     fn register(registry: &mut Registry) {
         <PriorityName as poem_openapi::types::Type>::register(registry);
+        <RepeatFromName as poem_openapi::types::Type>::register(registry);
         registry.create_schema::<S, _>(S::NAME.to_owned(), |_| S::schema());
     }
 
@@ -161,7 +164,7 @@ pub struct TaskCreate;
 
 impl BodySchema for TaskCreate {
     const NAME: &'static str = "TaskCreate";
-    const DESCRIPTION: &'static str = "The new task: a `title`, and optionally a `description`, `priority` (default `none`), `tags` (default none) and `due` (default none). Any other field (`user_id`, `completed`, …) is ignored.";
+    const DESCRIPTION: &'static str = "The new task: a `title`, and optionally a `description`, `priority` (default `none`), `tags` (default none), `due` (default none), `recurrence` (default none; needs a `due`) and `reminders` (default none). Any other field (`user_id`, `completed`, …) is ignored.";
     const REQUIRED: bool = true;
 
     fn schema() -> MetaSchema {
@@ -214,12 +217,23 @@ impl JsonBody<TaskCreate> {
             Field::Missing | Field::Null => None,
             Field::Value(value) => due(value, &mut problems),
         };
+        let recurrence = match field(&fields, "recurrence") {
+            Field::Missing | Field::Null => None,
+            Field::Value(value) => recurrence(value, &mut problems),
+        };
+        let reminders = match field(&fields, "reminders") {
+            Field::Missing => Some(Reminders::default()),
+            Field::Null => problems.check(Err(null_reminders())),
+            Field::Value(value) => problems.check(reminders(value)),
+        };
         problems.finish(|| NewTask {
             title: title.expect("no problems means a title"),
             description,
             priority: priority.unwrap_or_default(),
             tags: tags.unwrap_or_default(),
             due,
+            recurrence,
+            reminders: reminders.unwrap_or_default(),
         })
     }
 }
@@ -229,7 +243,7 @@ pub struct TaskUpdate;
 
 impl BodySchema for TaskUpdate {
     const NAME: &'static str = "TaskUpdate";
-    const DESCRIPTION: &'static str = "The fields to change, at least one. An absent field is left as it is; `description: null` and `due: null` clear theirs, `tags: []` clears the tags.";
+    const DESCRIPTION: &'static str = "The fields to change, at least one. An absent field is left as it is; `description: null`, `due: null` and `recurrence: null` clear theirs, `tags: []` and `reminders: []` clear them. `completed: true` on a recurring task moves it to its next occurrence; `completed: false` on one that is pending changes nothing.";
     const REQUIRED: bool = true;
 
     fn schema() -> MetaSchema {
@@ -275,6 +289,22 @@ impl BodySchema for TaskUpdate {
                     MetaSchema {
                         nullable: true,
                         ..MetaSchema::new("object")
+                    },
+                ),
+                (
+                    "recurrence",
+                    MetaSchema {
+                        nullable: true,
+                        ..MetaSchema::new("object")
+                    },
+                ),
+                (
+                    "reminders",
+                    MetaSchema {
+                        items: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::new(
+                            "object",
+                        ))))),
+                        ..MetaSchema::new("array")
                     },
                 ),
             ]
@@ -327,6 +357,16 @@ impl JsonBody<TaskUpdate> {
             Field::Null => Some(None),
             Field::Value(value) => due(value, &mut problems).map(Some),
         };
+        let recurrence = match field(&fields, "recurrence") {
+            Field::Missing => None,
+            Field::Null => Some(None),
+            Field::Value(value) => recurrence(value, &mut problems).map(Some),
+        };
+        let reminders = match field(&fields, "reminders") {
+            Field::Missing => None,
+            Field::Null => problems.check(Err(null_reminders())),
+            Field::Value(value) => problems.check(reminders(value)),
+        };
         let nothing_sent = UPDATABLE.iter().all(|name| !fields.contains_key(*name));
         if nothing_sent {
             problems.push(
@@ -341,18 +381,22 @@ impl JsonBody<TaskUpdate> {
             priority,
             tags,
             due,
+            recurrence,
+            reminders,
         })
     }
 }
 
 /// The fields a PUT may change.
-const UPDATABLE: [&str; 6] = [
+const UPDATABLE: [&str; 8] = [
     "title",
     "description",
     "completed",
     "priority",
     "tags",
     "due",
+    "recurrence",
+    "reminders",
 ];
 
 /// Optional body of `PATCH /api/{user_id}/tasks/{id}/complete`.

@@ -157,6 +157,15 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::db::tasks::WriteError> for ApiError {
+    fn from(err: crate::db::tasks::WriteError) -> Self {
+        match err {
+            crate::db::tasks::WriteError::Db(err) => err.into(),
+            crate::db::tasks::WriteError::Invalid(err) => Self::Invalid(err),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {

@@ -1,5 +1,7 @@
 //! The task routes. Each handler is: authorised owner in, one query, JSON out.
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::{Request, web::Data};
 use poem_openapi::{
@@ -9,7 +11,7 @@ use poem_openapi::{
 
 use super::{
     ApiTags, AppState,
-    payload::{JsonBody, PriorityName, TaskCompletion, TaskCreate, TaskUpdate},
+    payload::{JsonBody, PriorityName, RepeatFromName, TaskCompletion, TaskCreate, TaskUpdate},
     problem::{ApiError, ErrorSet, statuses::*},
     schema::FastJson,
     security::TaskOwner,
@@ -53,15 +55,17 @@ pub const DELETE_ONE_TASK: u16 = ONE_TASK | PRECONDITION_FAILED | KEY_IN_USE;
 const CHANGE_ONE_TASK: u16 = DELETE_ONE_TASK | BODY;
 
 mod json;
+mod occurrences;
 mod responses;
 mod trash;
 
 pub use responses::{CACHE_CONTROL, OneTask};
 use responses::{CreatedTask, ReadTask, TaskList, TrashedTask, missing_or_changed, written};
 
+pub use occurrences::OccurrencesApi;
 pub use trash::TrashApi;
 
-pub use json::TaskJson;
+pub use json::{ReminderJson, TaskJson};
 
 #[derive(Enum, Clone, Copy)]
 #[oai(rename = "TaskStatusFilter", rename_all = "lowercase")]
@@ -313,11 +317,14 @@ impl TasksApi {
         let headers = WriteHeaders::of(request, false)?;
         let canonical = body.canonical();
         let new_task = body.into_new_task()?;
+        let schedule = domain::Schedule::new(&new_task, chrono::Utc::now())?;
         let limit = state.max_tasks_per_user;
+        let reminded = AtomicBool::new(false);
         let create = async |db: &mut db::Write| {
-            let task = db::tasks::create(db, &owner.0, &new_task, limit)
+            let task = db::tasks::create(db, &owner.0, &new_task, &schedule, limit)
                 .await?
                 .ok_or_else(|| ApiError::TooManyTasks(limit.unwrap_or(u32::MAX)))?;
+            reminded.store(!task.reminders.is_empty(), Relaxed);
             let location = format!(
                 "/api/{}/tasks/{}",
                 utf8_percent_encode(task.user_id.as_str(), PATH_SEGMENT),
@@ -331,7 +338,9 @@ impl TasksApi {
                 CACHE_CONTROL.to_owned(),
             ))
         };
-        Ok(Writing::run(&state, &owner.0, request, &headers, &canonical, create).await)
+        let written = Writing::run(&state, &owner.0, request, &headers, &canonical, create).await;
+        wake_reminders(&state, &reminded);
+        Ok(written)
     }
 
     /// Get one task
@@ -415,11 +424,15 @@ impl TasksApi {
         let canonical = body.canonical();
         let changes = body.into_changes()?;
         let precondition = headers.precondition.as_ref();
+        let reminded = AtomicBool::new(false);
         let update = async |db: &mut db::Write| {
             let task = db::tasks::update(db, &owner.0, id.0, &changes, precondition).await;
+            note_reminders(&reminded, &task);
             written(db, &owner.0, id.0, precondition, task).await
         };
-        Ok(Writing::run(&state, &owner.0, request, &headers, &canonical, update).await)
+        let written = Writing::run(&state, &owner.0, request, &headers, &canonical, update).await;
+        wake_reminders(&state, &reminded);
+        Ok(written)
     }
 
     /// Delete a task (to the trash)
@@ -518,6 +531,7 @@ impl TasksApi {
         let canonical = body.canonical();
         let completed = body.into_completed()?;
         let precondition = headers.precondition.as_ref();
+        let reminded = AtomicBool::new(false);
         let complete = async |db: &mut db::Write| {
             let task = match completed {
                 None => db::tasks::toggle(db, &owner.0, id.0, precondition).await,
@@ -529,14 +543,32 @@ impl TasksApi {
                     db::tasks::update(db, &owner.0, id.0, &changes, precondition).await
                 }
             };
+            note_reminders(&reminded, &task);
             written(db, &owner.0, id.0, precondition, task).await
         };
-        Ok(Writing::run(&state, &owner.0, request, &headers, &canonical, complete).await)
+        let written = Writing::run(&state, &owner.0, request, &headers, &canonical, complete).await;
+        wake_reminders(&state, &reminded);
+        Ok(written)
     }
 }
 
 /// `If-None-Match`, parsed. A malformed one is ignored: the full answer is
 /// never wrong for a read, unlike a write that ignored a malformed `If-Match`.
+/// Notes whether the task written has reminders: its next one may be sooner
+/// than the poller's next look.
+fn note_reminders(reminded: &AtomicBool, task: &Result<Option<Task>, db::tasks::WriteError>) {
+    if let Ok(Some(task)) = task {
+        reminded.store(!task.reminders.is_empty(), Relaxed);
+    }
+}
+
+/// After the write committed (the poller must see it when it looks).
+fn wake_reminders(state: &AppState, reminded: &AtomicBool) {
+    if reminded.load(Relaxed) {
+        state.reminders.reminders_changed();
+    }
+}
+
 fn parse_if_none_match(request: &Request) -> Option<EntityTags> {
     raw_header(request, "if-none-match").and_then(|value| EntityTags::parse(&value).ok())
 }

@@ -705,9 +705,12 @@ mod tests {
             priority: Default::default(),
             tags: Default::default(),
             due: None,
+            recurrence: None,
+            reminders: Default::default(),
         };
+        let schedule = crate::domain::Schedule::new(&new, chrono::Utc::now()).unwrap();
         let mut write = db.write().await?;
-        tasks::create(&mut write, &owner, &new, None).await?;
+        tasks::create(&mut write, &owner, &new, &schedule, None).await?;
         write.commit().await
     }
 

@@ -30,6 +30,13 @@ pub mod pg {
             description_folded -> Nullable<Text>,
             version -> Int8,
             trashed_at -> Nullable<Timestamptz>,
+            recur_rule -> Nullable<Text>,
+            recur_from -> Nullable<Text>,
+            recur_anchor -> Nullable<Timestamp>,
+            recur_done -> Integer,
+            reminders -> Text,
+            remind_at -> Nullable<Timestamptz>,
+            reminders_fired -> Integer,
         }
     }
 
@@ -61,6 +68,10 @@ pub mod pg {
             due_at -> Nullable<Timestamptz>,
             version -> Int8,
             trashed_at -> Nullable<Timestamptz>,
+            recur_rule -> Nullable<Text>,
+            recur_from -> Nullable<Text>,
+            reminders -> Text,
+            reminder_at -> Nullable<Timestamptz>,
         }
     }
 
@@ -100,6 +111,23 @@ pub mod pg {
         _count: usize,
     ) -> diesel::QueryResult<()> {
         Ok(())
+    }
+
+    /// Locks the change counters of those of `owners` that no other
+    /// transaction holds, and returns them: rounds of the reminder poller
+    /// running at once on several instances take different owners, and
+    /// none waits for a write in progress.
+    pub async fn lock_counters(
+        conn: &mut diesel_async::AsyncPgConnection,
+        owners: &[String],
+    ) -> diesel::QueryResult<Vec<String>> {
+        let locked = user_changes::table
+            .filter(user_changes::user_id.eq_any(owners))
+            .order(user_changes::user_id)
+            .select(user_changes::user_id)
+            .for_update()
+            .skip_locked();
+        diesel_async::RunQueryDsl::load(locked, conn).await
     }
 
     diesel::define_sql_function! {
@@ -172,6 +200,13 @@ pub mod sqlite {
             description_folded -> Nullable<Text>,
             version -> BigInt,
             trashed_at -> Nullable<TimestamptzSqlite>,
+            recur_rule -> Nullable<Text>,
+            recur_from -> Nullable<Text>,
+            recur_anchor -> Nullable<Timestamp>,
+            recur_done -> Integer,
+            reminders -> Text,
+            remind_at -> Nullable<TimestamptzSqlite>,
+            reminders_fired -> Integer,
         }
     }
 
@@ -203,6 +238,10 @@ pub mod sqlite {
             due_at -> Nullable<TimestamptzSqlite>,
             version -> BigInt,
             trashed_at -> Nullable<TimestamptzSqlite>,
+            recur_rule -> Nullable<Text>,
+            recur_from -> Nullable<Text>,
+            reminders -> Text,
+            reminder_at -> Nullable<TimestamptzSqlite>,
         }
     }
 
@@ -267,6 +306,15 @@ pub mod sqlite {
         _owner: &str,
     ) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Bool>> {
         diesel::dsl::sql("1")
+    }
+
+    /// SQLite's write lock, taken by `BEGIN IMMEDIATE`, already serialises
+    /// every write: the counters are all this transaction's.
+    pub async fn lock_counters(
+        _conn: &mut super::super::SqliteAsync,
+        owners: &[String],
+    ) -> diesel::QueryResult<Vec<String>> {
+        Ok(owners.to_vec())
     }
 
     /// SQLite's write lock, taken by `BEGIN IMMEDIATE`, already serialises

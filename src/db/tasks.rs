@@ -18,12 +18,15 @@
 //! 201 could leave before the commit and be lost when the backend died
 //! (tests/api/durability.rs). Reading on costs no extra round trip.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound, Utc};
 use diesel::{dsl::not, prelude::*};
 use diesel_async::RunQueryDsl;
 
 use super::{Database, DbError, Write};
-use crate::domain::{Due, NewTask, Precondition, Priority, Tags, Task, TaskChanges, UserId, fold};
+use crate::domain::{
+    Completion, Due, Precondition, Priority, Recurrence, Reminders, Schedule, Series, Tags, Task,
+    TaskChanges, UserId, ValidationError, fold,
+};
 
 /// The owner's live tasks (not in the trash): every task route reads and
 /// writes only these. The one place trashed tasks are left out.
@@ -86,6 +89,9 @@ macro_rules! task_columns {
             tasks::due_at,
             tasks::version,
             tasks::trashed_at,
+            tasks::recur_rule,
+            tasks::recur_from,
+            tasks::reminders,
         )
     };
 }
@@ -107,6 +113,9 @@ struct TaskRow {
     due_at: Option<DateTime<Utc>>,
     version: i64,
     trashed_at: Option<DateTime<Utc>>,
+    recur_rule: Option<String>,
+    recur_from: Option<String>,
+    reminders: String,
 }
 
 impl TaskRow {
@@ -125,6 +134,12 @@ impl TaskRow {
                 self.due_tz.as_deref(),
                 self.due_at,
             ),
+            recurrence: self
+                .recur_rule
+                .as_deref()
+                .zip(self.recur_from.as_deref())
+                .and_then(|(rule, from)| Recurrence::from_column(rule, from)),
+            reminders: Reminders::from_column(&self.reminders),
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
@@ -163,15 +178,62 @@ fn due_columns(due: Option<&Due>) -> DueColumns {
 
 mod changes;
 mod list;
+mod reminders;
 mod trash;
 pub use changes::{FeedPage, feed, forget_changes_before, latest_changes};
 pub use list::{Page, list};
+pub use reminders::{Round, fire_due, next_reminder};
 pub use trash::{empty_trash, list_trash, purge, purge_trashed_before, restore, trash};
 
 /// The server's clock, at the microsecond precision both backends store, so
 /// what is returned equals what is stored.
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
+}
+
+/// A write that could not be made: the database failed, or the change does
+/// not fit the task as stored (a rule without a due, say): 422.
+#[derive(Debug)]
+pub enum WriteError {
+    Db(DbError),
+    Invalid(ValidationError),
+}
+
+impl From<DbError> for WriteError {
+    fn from(err: DbError) -> Self {
+        Self::Db(err)
+    }
+}
+
+impl From<diesel::result::Error> for WriteError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+/// A schedule as its columns: the rule, what it repeats from, its anchor
+/// and count, the reminders and the next reminder's moment.
+struct ScheduleColumns {
+    rule: Option<String>,
+    from: Option<&'static str>,
+    anchor: Option<NaiveDateTime>,
+    done: i32,
+    reminders: String,
+    remind_at: Option<DateTime<Utc>>,
+}
+
+impl ScheduleColumns {
+    fn of(schedule: &Schedule) -> Self {
+        let series = schedule.series.as_ref();
+        Self {
+            rule: series.map(|s| s.recurrence.rule().to_owned()),
+            from: series.map(|s| s.recurrence.repeat_from.as_str()),
+            anchor: series.map(|s| s.anchor),
+            done: series.map_or(0, |s| i32::try_from(s.done).unwrap_or(i32::MAX)),
+            reminders: schedule.reminders.to_column(),
+            remind_at: schedule.remind_at,
+        }
+    }
 }
 
 /// Inserts the task unless the owner already has `max_tasks` (when set):
@@ -181,19 +243,22 @@ fn now() -> DateTime<Utc> {
 /// tasks count: they are still stored). On SQLite writes are serialised, so
 /// the limit is exact; on PostgreSQL concurrent creates of one user can
 /// overshoot it by at most the number in flight. Without a limit there is no
-/// probe: a plain `INSERT … SELECT`.
+/// probe: a plain `INSERT … SELECT`. `schedule` is the new task's
+/// ([`Schedule::new`]), its due included.
 pub async fn create(
     write: &mut Write,
     owner: &UserId,
-    new: &NewTask,
+    new: &crate::domain::NewTask,
+    schedule: &Schedule,
     max_tasks: Option<u32>,
 ) -> Result<Option<Task>, DbError> {
     use diesel::dsl::{SqlTypeOf, exists};
     let at = now();
     let description = new.description.as_ref().map(|d| d.as_str());
     let tags = new.tags.to_column();
-    let (due_date, due_time, due_tz, due_at, due_key) = due_columns(new.due.as_ref());
+    let (due_date, due_time, due_tz, due_at, due_key) = due_columns(schedule.due.as_ref());
     let (title_folded, description_folded) = (fold(new.title.as_str()), description.map(fold));
+    let plan = ScheduleColumns::of(schedule);
     let rows: Vec<TaskRow> = db_write!(write, |conn| {
         let row = diesel::select((
             owner.as_str().into_sql::<SqlTypeOf<tasks::user_id>>(),
@@ -214,6 +279,15 @@ pub async fn create(
                 .as_deref()
                 .into_sql::<SqlTypeOf<tasks::description_folded>>(),
             next_version(owner.as_str()),
+            plan.rule
+                .as_deref()
+                .into_sql::<SqlTypeOf<tasks::recur_rule>>(),
+            plan.from.into_sql::<SqlTypeOf<tasks::recur_from>>(),
+            plan.anchor.into_sql::<SqlTypeOf<tasks::recur_anchor>>(),
+            plan.reminders
+                .as_str()
+                .into_sql::<SqlTypeOf<tasks::reminders>>(),
+            plan.remind_at.into_sql::<SqlTypeOf<tasks::remind_at>>(),
         ));
         let columns = (
             tasks::user_id,
@@ -232,6 +306,11 @@ pub async fn create(
             tasks::title_folded,
             tasks::description_folded,
             tasks::version,
+            tasks::recur_rule,
+            tasks::recur_from,
+            tasks::recur_anchor,
+            tasks::reminders,
+            tasks::remind_at,
         );
         let rows: Vec<TaskRow> = match max_tasks {
             // OFFSET max-1 finds the max-th task, if the owner has one.
@@ -276,6 +355,75 @@ pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>
     Ok(row.map(|row| row.into_task(owner)))
 }
 
+/// A task row with its schedule's own columns: anchor, count, next reminder.
+type ScheduledRow = (TaskRow, Option<NaiveDateTime>, i32, Option<DateTime<Utc>>);
+
+macro_rules! scheduled_columns {
+    () => {
+        (
+            task_columns!(),
+            tasks::recur_anchor,
+            tasks::recur_done,
+            tasks::remind_at,
+        )
+    };
+}
+
+fn scheduled(owner: &UserId, (row, anchor, done, remind_at): ScheduledRow) -> (Task, Schedule) {
+    let task = row.into_task(owner);
+    let schedule = Schedule {
+        due: task.due.clone(),
+        series: task
+            .recurrence
+            .clone()
+            .zip(anchor)
+            .map(|(recurrence, anchor)| Series {
+                recurrence,
+                anchor,
+                done: u32::try_from(done).unwrap_or(0),
+            }),
+        completed: task.completed,
+        reminders: task.reminders.clone(),
+        remind_at,
+    };
+    (task, schedule)
+}
+
+/// The owner's live task and its stored schedule (for its occurrences).
+pub async fn find_scheduled(
+    db: &Database,
+    owner: &UserId,
+    id: i64,
+) -> Result<Option<(Task, Schedule)>, DbError> {
+    let row: Option<ScheduledRow> = db_run!(db, |conn| {
+        tasks::table
+            .filter(live_task!(owner, id))
+            .select(scheduled_columns!())
+            .first(conn)
+            .await
+            .optional()?
+    });
+    Ok(row.map(|row| scheduled(owner, row)))
+}
+
+/// The same, read on the write's connection (inside its transaction when it
+/// has one).
+async fn find_scheduled_for_write(
+    write: &mut Write,
+    owner: &UserId,
+    id: i64,
+) -> Result<Option<(Task, Schedule)>, DbError> {
+    let row: Option<ScheduledRow> = db_write!(write, |conn| {
+        tasks::table
+            .filter(live_task!(owner, id))
+            .select(scheduled_columns!())
+            .first(conn)
+            .await
+            .optional()?
+    });
+    Ok(row.map(|row| scheduled(owner, row)))
+}
+
 /// The version of the owner's task, live (`trashed` false) or in the trash:
 /// after a conditional write found nothing, whether the task is missing
 /// (404) or its precondition failed (412, with this version's ETag).
@@ -306,13 +454,75 @@ pub async fn version_of(
 
 /// Applies the changes and moves `updated_at`; `None` when the owner has no
 /// such live task or it does not meet `precondition`.
+///
+/// Changes that leave the schedule alone (title, description, priority,
+/// tags) are one statement, as is a change of due or completion of a task
+/// that neither repeats nor has reminders: that statement says so in its
+/// `WHERE`. Anything else (a recurring task completed, reminders set, a
+/// rule) needs the stored schedule: [`rewrite`].
 pub async fn update(
     write: &mut Write,
     owner: &UserId,
     id: i64,
     changes: &TaskChanges,
     precondition: Option<&Precondition>,
+) -> Result<Option<Task>, WriteError> {
+    if changes.recurrence.is_none() && changes.reminders.is_none() {
+        let task = plain_update(write, owner, id, changes, precondition).await?;
+        if task.is_some() || !changes.touch_schedule() {
+            return Ok(task);
+        }
+    }
+    let completion = changes.completed.map_or(Completion::Leave, Completion::Set);
+    rewrite(write, owner, id, changes, completion, precondition).await
+}
+
+/// Flips `completed` in the database itself, so concurrent toggles all
+/// count; a recurring task moves to its next occurrence instead ([`rewrite`]).
+pub async fn toggle(
+    write: &mut Write,
+    owner: &UserId,
+    id: i64,
+    precondition: Option<&Precondition>,
+) -> Result<Option<Task>, WriteError> {
+    let at = now();
+    let rows: Vec<TaskRow> = db_write!(write, |conn| {
+        let rows: Vec<TaskRow> = diesel::update(tasks::table)
+            .filter(
+                live_task!(owner, id)
+                    .and(meets!(precondition))
+                    .and(tasks::recur_rule.is_null()),
+            )
+            .set((
+                tasks::completed.eq(not(tasks::completed)),
+                tasks::updated_at.eq(at),
+                tasks::version.eq(next_version(owner.as_str())),
+            ))
+            .returning(task_columns!())
+            .load(conn)
+            .await?;
+        record_changes(conn, owner.as_str(), rows.len()).await?;
+        rows
+    });
+    match first(rows, owner) {
+        Some(task) => Ok(Some(task)),
+        None => {
+            let nothing = TaskChanges::default();
+            rewrite(write, owner, id, &nothing, Completion::Toggle, precondition).await
+        }
+    }
+}
+
+/// The single-statement update: `None` also when the task repeats (for a
+/// change of completion or due) or has reminders (for a change of due).
+async fn plain_update(
+    write: &mut Write,
+    owner: &UserId,
+    id: i64,
+    changes: &TaskChanges,
+    precondition: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
+    use diesel::sql_types::Bool;
     let title = changes.title.as_ref().map(|t| t.as_str());
     let title_folded = title.map(fold);
     let description = changes
@@ -322,10 +532,19 @@ pub async fn update(
     let description_folded = description.map(|d| d.map(fold));
     let tags = changes.tags.as_ref().map(Tags::to_column);
     let due = changes.due.as_ref().map(|due| due_columns(due.as_ref()));
+    // One statement shape whatever is sent: the conditions that do not
+    // apply are `OR true`.
+    let any_rule = (changes.due.is_none() && changes.completed.is_none()).into_sql::<Bool>();
+    let any_reminders = changes.due.is_none().into_sql::<Bool>();
     let at = now();
     let rows: Vec<TaskRow> = db_write!(write, |conn| {
         let rows: Vec<TaskRow> = diesel::update(tasks::table)
-            .filter(live_task!(owner, id).and(meets!(precondition)))
+            .filter(
+                live_task!(owner, id)
+                    .and(meets!(precondition))
+                    .and(tasks::recur_rule.is_null().or(any_rule))
+                    .and(tasks::reminders.eq("").or(any_reminders)),
+            )
             // An absent (`None`) assignment is left out of the SET clause.
             .set((
                 title.map(|title| tasks::title.eq(title)),
@@ -364,19 +583,100 @@ pub async fn update(
     Ok(first(rows, owner))
 }
 
-/// Flips `completed` in the database itself, so concurrent toggles all count.
-pub async fn toggle(
+/// How many times a read-then-write is tried again when another write of
+/// the task came between its read and its write.
+const REWRITE_ATTEMPTS: usize = 8;
+
+/// A write that needs the stored schedule: read the task, work out its new
+/// schedule ([`Schedule::change`]), and write everything back in one
+/// statement that only applies if the task's version is still the one read
+/// (else read again). Two statements (three after a [`plain_update`] that
+/// did not apply): the price of a recurring task or reminders.
+async fn rewrite(
     write: &mut Write,
     owner: &UserId,
     id: i64,
+    changes: &TaskChanges,
+    completion: Completion,
     precondition: Option<&Precondition>,
+) -> Result<Option<Task>, WriteError> {
+    for _ in 0..REWRITE_ATTEMPTS {
+        let Some((task, stored)) = find_scheduled_for_write(write, owner, id).await? else {
+            return Ok(None);
+        };
+        if precondition.is_some_and(|p| !p.is_met_by(task.version)) {
+            return Ok(None);
+        }
+        let schedule = stored
+            .change(changes, completion, Utc::now())
+            .map_err(WriteError::Invalid)?;
+        if schedule == stored && !changes.touch_fields() {
+            // `completed: false` on a pending recurring task: nothing to write.
+            return Ok(Some(task));
+        }
+        if let Some(task) = write_schedule(write, owner, &task, changes, &schedule).await? {
+            return Ok(Some(task));
+        }
+    }
+    Err(WriteError::Db(DbError::Unavailable(
+        "the task kept changing while it was being written".to_owned(),
+    )))
+}
+
+/// Writes `changes` and `schedule` over `task` if its version is still the
+/// one read.
+async fn write_schedule(
+    write: &mut Write,
+    owner: &UserId,
+    task: &Task,
+    changes: &TaskChanges,
+    schedule: &Schedule,
 ) -> Result<Option<Task>, DbError> {
+    let title = changes.title.as_ref().map(|t| t.as_str());
+    let title_folded = title.map(fold);
+    let description = changes
+        .description
+        .as_ref()
+        .map(|d| d.as_ref().map(|d| d.as_str()));
+    let description_folded = description.map(|d| d.map(fold));
+    let tags = changes.tags.as_ref().map(Tags::to_column);
+    let (due_date, due_time, due_tz, due_at, due_key) = due_columns(schedule.due.as_ref());
+    let plan = ScheduleColumns::of(schedule);
     let at = now();
     let rows: Vec<TaskRow> = db_write!(write, |conn| {
         let rows: Vec<TaskRow> = diesel::update(tasks::table)
-            .filter(live_task!(owner, id).and(meets!(precondition)))
+            .filter(live_task!(owner, task.id).and(tasks::version.eq(task.version)))
             .set((
-                tasks::completed.eq(not(tasks::completed)),
+                (
+                    title.map(|title| tasks::title.eq(title)),
+                    title_folded
+                        .as_deref()
+                        .map(|folded| tasks::title_folded.eq(folded)),
+                    description.map(|description| tasks::description.eq(description)),
+                    description_folded
+                        .as_ref()
+                        .map(|folded| tasks::description_folded.eq(folded.as_deref())),
+                    changes
+                        .priority
+                        .map(|priority| tasks::priority.eq(priority.rank())),
+                    tags.as_deref().map(|tags| tasks::tags.eq(tags)),
+                ),
+                (
+                    tasks::completed.eq(schedule.completed),
+                    tasks::due_date.eq(due_date),
+                    tasks::due_time.eq(due_time),
+                    tasks::due_tz.eq(due_tz),
+                    tasks::due_at.eq(due_at),
+                    tasks::due_key.eq(due_key.as_deref()),
+                ),
+                (
+                    tasks::recur_rule.eq(plan.rule.as_deref()),
+                    tasks::recur_from.eq(plan.from),
+                    tasks::recur_anchor.eq(plan.anchor),
+                    tasks::recur_done.eq(plan.done),
+                    tasks::reminders.eq(plan.reminders.as_str()),
+                    tasks::remind_at.eq(plan.remind_at),
+                ),
                 tasks::updated_at.eq(at),
                 tasks::version.eq(next_version(owner.as_str())),
             ))

@@ -16,10 +16,12 @@ pub enum ChangeKind {
     Restored,
     /// Deleted for good: the feed shows only the task's id.
     Purged,
+    /// One of its reminders fired (the task itself did not change).
+    Reminder,
 }
 
 impl ChangeKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Created,
         Self::Updated,
         Self::Completed,
@@ -27,6 +29,7 @@ impl ChangeKind {
         Self::Trashed,
         Self::Restored,
         Self::Purged,
+        Self::Reminder,
     ];
 
     /// The name the database stores and the feed shows.
@@ -39,6 +42,7 @@ impl ChangeKind {
             Self::Trashed => "trashed",
             Self::Restored => "restored",
             Self::Purged => "purged",
+            Self::Reminder => "reminder",
         }
     }
 
@@ -56,6 +60,8 @@ pub struct Change {
     pub kind: ChangeKind,
     pub at: DateTime<Utc>,
     pub task: Task,
+    /// For a `reminder`: the moment the reminder was set for.
+    pub reminder: Option<DateTime<Utc>>,
 }
 
 /// Where a reader of the feed is.
@@ -120,7 +126,7 @@ mod tests {
         for kind in ChangeKind::ALL {
             assert_eq!(ChangeKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(ChangeKind::parse("reminder"), None);
+        assert_eq!(ChangeKind::parse("snoozed"), None);
     }
 
     #[test]

@@ -118,6 +118,16 @@ pub enum Precondition {
     VersionIn(Vec<i64>),
 }
 
+impl Precondition {
+    /// Whether a task of this version meets it.
+    pub fn is_met_by(&self, version: i64) -> bool {
+        match self {
+            Self::Exists => true,
+            Self::VersionIn(versions) => versions.contains(&version),
+        }
+    }
+}
+
 /// Longest `Idempotency-Key`, in characters.
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 

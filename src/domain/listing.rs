@@ -361,7 +361,7 @@ fn parse_sort(text: Option<&str>) -> Result<Vec<(SortKey, Option<SortOrder>)>, S
 /// matches when that day overlaps the range: from the instant's date on, and
 /// up to (excluding) the instant's date — including it when the instant is
 /// past that day's start.
-fn parse_bound(text: &str, zone: Tz, end: bool) -> Result<DueBound, String> {
+pub fn parse_bound(text: &str, zone: Tz, end: bool) -> Result<DueBound, String> {
     if text.len() == 10 {
         let date = parse_date(text)?;
         return Ok(DueBound {
@@ -539,6 +539,8 @@ mod tests {
             priority: Priority::High,
             tags: Default::default(),
             due: None,
+            recurrence: None,
+            reminders: Default::default(),
             created_at: now(),
             updated_at: now(),
             version: 1,

@@ -5,6 +5,9 @@ pub mod conditional;
 mod cursor;
 pub mod due;
 mod listing;
+pub mod recurrence;
+pub mod reminder;
+mod schedule;
 mod tags;
 mod task;
 
@@ -16,8 +19,11 @@ pub use due::Due;
 pub use listing::{
     DueBound, DueCondition, DueWindow, LIMIT_MAX, ListParams, ListQuery, OFFSET_MAX,
     SEARCH_MAX_CHARS, SORT_KEYS_MAX, SortKey, SortOrder, SortValue, Start, StatusFilter,
-    sort_value,
+    parse_bound, sort_value,
 };
+pub use recurrence::{Recurrence, RepeatFrom, Series};
+pub use reminder::{Reminder, Reminders};
+pub use schedule::{Completion, Schedule};
 pub use tags::{Priority, TAG_MAX_CHARS, TAGS_MAX, Tags, fold, parse_tag};
 pub use task::{
     DESCRIPTION_MAX_CHARS, NewTask, TITLE_MAX_CHARS, Task, TaskChanges, TaskDescription, TaskTitle,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Due, FieldError, Priority, Tags, UserId};
+use super::{Due, FieldError, Priority, Recurrence, Reminders, Tags, UserId};
 
 /// Longest title, in characters (Unicode scalar values) as sent.
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -20,6 +20,9 @@ pub struct Task {
     pub priority: Priority,
     pub tags: Tags,
     pub due: Option<Due>,
+    /// How it repeats; `None` for a one-off task.
+    pub recurrence: Option<Recurrence>,
+    pub reminders: Reminders,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The owner's change number of the task's last write (its ETag).
@@ -130,10 +133,13 @@ pub struct NewTask {
     pub priority: Priority,
     pub tags: Tags,
     pub due: Option<Due>,
+    pub recurrence: Option<Recurrence>,
+    pub reminders: Reminders,
 }
 
 /// A partial update: `None` leaves a field as it is; `description: Some(None)`
-/// and `due: Some(None)` clear theirs, and an empty `tags` clears the tags.
+/// `due: Some(None)` and `recurrence: Some(None)` clear theirs, and an empty
+/// `tags` or `reminders` clears them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskChanges {
     pub title: Option<TaskTitle>,
@@ -142,6 +148,28 @@ pub struct TaskChanges {
     pub priority: Option<Priority>,
     pub tags: Option<Tags>,
     pub due: Option<Option<Due>>,
+    pub recurrence: Option<Option<Recurrence>>,
+    pub reminders: Option<Reminders>,
+}
+
+impl TaskChanges {
+    /// Whether they set a field besides the schedule's.
+    pub fn touch_fields(&self) -> bool {
+        self.title.is_some()
+            || self.description.is_some()
+            || self.priority.is_some()
+            || self.tags.is_some()
+    }
+
+    /// Whether they touch what a task's schedule depends on (due, rule,
+    /// completion, reminders), so a recurring task or one with reminders
+    /// needs its stored schedule to apply them.
+    pub fn touch_schedule(&self) -> bool {
+        self.due.is_some()
+            || self.completed.is_some()
+            || self.recurrence.is_some()
+            || self.reminders.is_some()
+    }
 }
 
 #[cfg(test)]

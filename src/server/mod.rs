@@ -2,6 +2,7 @@
 
 mod connections;
 pub mod maintenance;
+pub mod reminders;
 
 pub use connections::ConnectionLimits;
 
@@ -170,7 +171,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_tasks_per_user: config.max_tasks_per_user,
         idempotency: IdempotencySettings::new(config.idempotency_retention),
         live: live.clone(),
+        reminders: reminders::ReminderClock::default(),
     };
+    let reminder_poller = reminders::spawn(
+        db.clone(),
+        live.hub.clone(),
+        state.reminders.clone(),
+        config.reminder_poll_max,
+        live.stop.clone(),
+    );
     let app = build_app(state, &config.cors_origins, config.request_timeout);
     let maintenance = maintenance::Maintenance {
         trash_retention: config.trash_retention,
@@ -202,8 +211,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     for task in feeder {
         task.abort();
     }
-    // A purge cut short rolls back: its connection is closed with it.
+    // A purge or a round of reminders cut short rolls back: its connection
+    // is closed with it.
     maintenance.abort();
+    reminder_poller.abort();
     db.close();
     tracing::info!("stopped");
     Ok(())

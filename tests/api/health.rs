@@ -52,6 +52,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         max_tasks_per_user: None,
         idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
         live: todo_api::live::Live::new(Default::default()),
+        reminders: Default::default(),
     };
     let client = TestClient::new(build_app(state, &[], Duration::from_secs(30)).map_to_response());
     let alice = TestUser::new("alice");

@@ -21,6 +21,7 @@ mod malformed;
 mod parity;
 mod quota;
 mod readme;
+mod recurrence;
 mod resilience;
 mod richer;
 mod round_trips;

@@ -9,10 +9,13 @@ use super::{Field, field};
 use crate::{
     api::schema::text_schema,
     domain::{
-        DESCRIPTION_MAX_CHARS, Due, FieldError, Priority, Problems, TAG_MAX_CHARS, TAGS_MAX,
-        TITLE_MAX_CHARS, Tags, TaskDescription, TaskTitle,
+        DESCRIPTION_MAX_CHARS, Due, FieldError, Priority, Problems, Recurrence, Reminder,
+        Reminders, RepeatFrom, TAG_MAX_CHARS, TAGS_MAX, TITLE_MAX_CHARS, Tags, TaskDescription,
+        TaskTitle,
         due::{parse_date, parse_datetime, parse_zone},
         parse_tag,
+        recurrence::RULE_MAX_CHARS,
+        reminder::REMINDERS_MAX,
     },
 };
 
@@ -128,6 +131,108 @@ pub(super) fn due(value: &Value, problems: &mut Problems) -> Option<Due> {
         ))),
     }
 }
+
+/// `{"rrule": "FREQ=WEEKLY;BYDAY=MO,TH", "repeat_from": "due"}`; the rule's
+/// checks that need the due are the schedule's (`domain::Schedule`).
+pub(super) fn recurrence(value: &Value, problems: &mut Problems) -> Option<Recurrence> {
+    let Some(fields) = value.as_object() else {
+        problems.push(
+            "recurrence",
+            "must be an object such as {\"rrule\": \"FREQ=WEEKLY;BYDAY=MO,TH\"}, or null for none",
+        );
+        return None;
+    };
+    let rule = match field(fields, "rrule") {
+        Field::Value(Value::String(rule)) => Some(rule.as_str()),
+        Field::Missing | Field::Null => problems.check(Err(FieldError::new(
+            "recurrence.rrule",
+            "is required: an RFC 5545 RRULE such as \"FREQ=WEEKLY;BYDAY=MO,TH\"",
+        ))),
+        Field::Value(_) => {
+            problems.check(Err(FieldError::new("recurrence.rrule", "must be a string")))
+        }
+    };
+    let from = match field(fields, "repeat_from") {
+        Field::Missing | Field::Null => Some(RepeatFrom::Due),
+        Field::Value(value) => {
+            problems.check(value.as_str().and_then(RepeatFrom::parse).ok_or_else(|| {
+                FieldError::new(
+                    "recurrence.repeat_from",
+                    "must be \"due\" or \"completion\"",
+                )
+            }))
+        }
+    };
+    let (rule, from) = (rule?, from?);
+    problems.check_field("recurrence.rrule", Recurrence::parse(rule, from))
+}
+
+/// `[{"before": "PT15M"}, {"at": "2026-12-01T08:00:00Z"}]`. In an item,
+/// `before` wins over `at` when both are sent (a response's items carry both:
+/// they can be sent back as they are).
+pub(super) fn reminders(value: &Value) -> Result<Reminders, FieldError> {
+    let problem = |message: String| FieldError::new("reminders", message);
+    let items = value.as_array().ok_or_else(|| {
+        problem("must be an array such as [{\"before\": \"PT15M\"}] (`[]` for none)".to_owned())
+    })?;
+    if items.len() > REMINDERS_MAX {
+        return Err(problem(format!(
+            "must hold at most {REMINDERS_MAX} reminders ({} sent)",
+            items.len()
+        )));
+    }
+    let reminders = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let wrong = || {
+                problem(format!(
+                    "item {i} must be an object with `before` (an ISO 8601 duration such as \"PT15M\") or `at` (an RFC 3339 instant)"
+                ))
+            };
+            let fields = item.as_object().ok_or_else(wrong)?;
+            let text = |name| match field(fields, name) {
+                Field::Missing | Field::Null => Ok(None),
+                Field::Value(Value::String(text)) => Ok(Some(text.as_str())),
+                Field::Value(_) => Err(problem(format!("item {i}: `{name}` must be a string or null"))),
+            };
+            let (before, at) = (text("before")?, text("at")?);
+            let parsed = match (before, at) {
+                (Some(before), _) => Reminder::before(before),
+                (None, Some(at)) => Reminder::at(at),
+                (None, None) => return Err(wrong()),
+            };
+            parsed.map_err(|message| problem(format!("item {i}: {message}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Reminders::new(reminders).map_err(problem)
+}
+
+pub(super) fn null_reminders() -> FieldError {
+    FieldError::new("reminders", "must not be null: send [] for no reminders")
+}
+
+const RECURRENCE_DOC: &str = "How the task repeats, or `null` for never (clears it). Needs a `due`: \
+    the due is the first occurrence, in its own time zone.\n\
+    - `rrule`: an RFC 5545 RRULE without DTSTART, at most 256 characters: `FREQ` DAILY, WEEKLY, \
+    MONTHLY or YEARLY, and optionally INTERVAL (≤ 999), COUNT (≤ 1000), UNTIL (at most 10 years \
+    after the due), BYDAY, BYMONTHDAY, BYMONTH, BYYEARDAY, BYWEEKNO, BYSETPOS, WKST. The time of \
+    day is the due's (no BYHOUR, BYMINUTE, BYSECOND). Examples: `FREQ=WEEKLY;BYDAY=MO,TH` (Mondays \
+    and Thursdays), `FREQ=MONTHLY;BYMONTHDAY=1` (the 1st), `FREQ=MONTHLY;BYDAY=-1FR` (the last \
+    Friday), `FREQ=YEARLY` (every year on the due's date), `FREQ=DAILY;INTERVAL=2;COUNT=10`.\n\
+    - `repeat_from`: `due` (the default: the next occurrence after the current due) or \
+    `completion` (the first occurrence after the day it is completed, at the due's time).\n\
+    Completing a recurring task moves its `due` to the next occurrence (it stays pending, same id), \
+    keeping its wall-clock time across DST; after the last occurrence it is completed for good. \
+    A rule with no occurrence after the due is a 422.";
+
+const REMINDERS_DOC: &str = "At most 5 reminders; `[]` clears them. Each is either \
+    `{\"before\": \"PT15M\"}` (an ISO 8601 duration of weeks, days, hours, minutes or seconds \
+    before the due's instant, at most 366 days; needs a timed due, and moves with it) or \
+    `{\"at\": \"2026-12-01T08:00:00Z\"}` (an instant). When a reminder's moment comes, the \
+    `reminder` change appears in the change feed and on the event stream, once. In a response \
+    each item has both keys, `at` always the instant it is for: send it back as it is \
+    (`before` wins when both are set).";
 
 const TITLE_DOC: &str = "1–200 characters, at least one of them visible (not only whitespace \
                          or invisible characters such as U+200B), no NUL (U+0000). Stored \
@@ -263,13 +368,101 @@ pub(super) fn due_schema() -> MetaSchemaRef {
     }))
 }
 
-/// The 1.1 fields, in both request bodies.
-pub(super) fn richer_fields() -> [(&'static str, MetaSchemaRef); 3] {
+pub(super) fn recurrence_schema() -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        description: Some(RECURRENCE_DOC),
+        nullable: true,
+        required: vec!["rrule"],
+        properties: vec![
+            (
+                "rrule",
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    description: Some("An RFC 5545 RRULE, without DTSTART."),
+                    min_length: Some(1),
+                    max_length: Some(RULE_MAX_CHARS),
+                    example: Some(serde_json::json!("FREQ=WEEKLY;BYDAY=MO,TH")),
+                    ..MetaSchema::new("string")
+                })),
+            ),
+            (
+                "repeat_from",
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    description: Some("`due` (the default) or `completion`."),
+                    all_of: vec![MetaSchemaRef::Reference("TaskRepeatFrom".to_owned())],
+                    ..MetaSchema::ANY
+                })),
+            ),
+        ],
+        example: Some(
+            serde_json::json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TH", "repeat_from": "due"}),
+        ),
+        ..MetaSchema::new("object")
+    }))
+}
+
+pub(super) fn reminders_schema() -> MetaSchemaRef {
+    let string = |description: &'static str, format: Option<&'static str>| {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some(description),
+            format,
+            nullable: true,
+            ..MetaSchema::new("string")
+        }))
+    };
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        description: Some(REMINDERS_DOC),
+        max_items: Some(REMINDERS_MAX),
+        items: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema {
+            properties: vec![
+                (
+                    "before",
+                    string(
+                        "How long before the due's instant: `PT15M`, `PT1H`, `P1D`.",
+                        None,
+                    ),
+                ),
+                (
+                    "at",
+                    string(
+                        "The instant (RFC 3339 with `Z` or an offset).",
+                        Some("date-time"),
+                    ),
+                ),
+            ],
+            ..MetaSchema::new("object")
+        })))),
+        example: Some(serde_json::json!([{"before": "PT15M"}])),
+        ..MetaSchema::new("array")
+    }))
+}
+
+/// The fields since 1.1, in both request bodies.
+pub(super) fn richer_fields() -> [(&'static str, MetaSchemaRef); 5] {
     [
         ("priority", priority_schema()),
         ("tags", tags_schema()),
         ("due", due_schema()),
+        ("recurrence", recurrence_schema()),
+        ("reminders", reminders_schema()),
     ]
+}
+
+/// What a recurring task's next occurrence is counted from.
+#[derive(poem_openapi::Enum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename = "TaskRepeatFrom", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum RepeatFromName {
+    Due,
+    Completion,
+}
+
+impl From<RepeatFrom> for RepeatFromName {
+    fn from(from: RepeatFrom) -> Self {
+        match from {
+            RepeatFrom::Due => Self::Due,
+            RepeatFrom::Completion => Self::Completion,
+        }
+    }
 }
 
 /// `title` in both request bodies.

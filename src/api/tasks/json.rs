@@ -3,12 +3,12 @@
 
 use poem_openapi::Object;
 
-use super::PriorityName;
+use super::{PriorityName, RepeatFromName};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use crate::{
     api::schema::{BodySize, Nullable, Timestamp, write_digits},
-    domain::{Due, Task},
+    domain::{Due, Recurrence, Reminder, Task},
 };
 
 /// A task, as every operation returns it.
@@ -25,8 +25,13 @@ pub struct TaskJson {
     priority: PriorityName,
     /// Normalised (trimmed, NFC, lower case), sorted by code point.
     tags: Vec<String>,
-    /// When the task is due; `null` when it has no due date.
+    /// When the task is due; `null` when it has no due date. For a recurring
+    /// task, the current occurrence.
     due: Nullable<DueJson>,
+    /// How the task repeats; `null` for a one-off task.
+    recurrence: Nullable<RecurrenceJson>,
+    /// Its reminders, each with the instant it is for.
+    reminders: Vec<ReminderJson>,
     /// When the task was created (RFC 3339, UTC).
     created_at: Timestamp,
     /// When the task last changed (RFC 3339, UTC); equals `created_at` until then.
@@ -50,7 +55,14 @@ impl From<Task> for TaskJson {
             completed: task.completed,
             priority: task.priority.into(),
             tags: task.tags.into_vec(),
+            reminders: task
+                .reminders
+                .as_slice()
+                .iter()
+                .filter_map(|reminder| ReminderJson::of(*reminder, task.due.as_ref()))
+                .collect(),
             due: Nullable(task.due.map(DueJson::from)),
+            recurrence: Nullable(task.recurrence.map(RecurrenceJson::from)),
             created_at: Timestamp(task.created_at),
             updated_at: Timestamp(task.updated_at),
             version: task.version,
@@ -67,6 +79,58 @@ impl BodySize for TaskJson {
             + self.description.0.as_ref().map_or(0, String::len)
             + self.tags.iter().map(|tag| tag.len() + 3).sum::<usize>()
             + self.due.0.as_ref().map_or(0, |_| 130)
+            + self.recurrence.0.as_ref().map_or(0, |r| r.rrule.len() + 40)
+            + self.reminders.len() * 60
+    }
+}
+
+/// A recurring task's rule, as stored (upper case, no `RRULE:` prefix).
+#[derive(Object, serde::Serialize)]
+#[oai(rename = "TaskRecurrence")]
+pub struct RecurrenceJson {
+    /// The RFC 5545 RRULE (without DTSTART: the due is the start).
+    rrule: String,
+    /// What the next occurrence is counted from.
+    repeat_from: RepeatFromName,
+}
+
+impl From<Recurrence> for RecurrenceJson {
+    fn from(recurrence: Recurrence) -> Self {
+        Self {
+            rrule: recurrence.rule().to_owned(),
+            repeat_from: recurrence.repeat_from.into(),
+        }
+    }
+}
+
+/// A reminder as responses show it.
+#[derive(Object, serde::Serialize)]
+#[oai(rename = "TaskReminder")]
+pub struct ReminderJson {
+    /// How long before the due's instant (ISO 8601 duration, `PT15M`); `null`
+    /// for a reminder set at an instant.
+    before: Nullable<String>,
+    /// The instant the reminder is for (RFC 3339, UTC).
+    at: Timestamp,
+}
+
+impl ReminderJson {
+    /// A reminder at an instant.
+    pub fn at(moment: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            before: Nullable(None),
+            at: Timestamp(moment),
+        }
+    }
+
+    pub fn of(reminder: Reminder, due: Option<&Due>) -> Option<Self> {
+        Some(Self {
+            before: Nullable(match reminder {
+                Reminder::Before(before) => Some(Reminder::duration_text(before)),
+                Reminder::At(_) => None,
+            }),
+            at: Timestamp(reminder.moment(due)?),
+        })
     }
 }
 
@@ -83,6 +147,12 @@ pub struct DueJson {
     time_zone: Nullable<String>,
     /// The instant `datetime` is in `time_zone` (RFC 3339, UTC); `null` when all day.
     at: Nullable<Timestamp>,
+}
+
+impl BodySize for DueJson {
+    fn body_size(&self) -> usize {
+        130
+    }
 }
 
 impl From<Due> for DueJson {
@@ -127,6 +197,15 @@ impl poem_openapi::types::Example for TaskJson {
                         .to_utc(),
                 ))),
             })),
+            recurrence: Nullable(None),
+            reminders: vec![ReminderJson {
+                before: Nullable(Some("PT15M".to_owned())),
+                at: Timestamp(
+                    chrono::DateTime::parse_from_rfc3339("2026-12-01T07:45:00Z")
+                        .expect("a valid example date")
+                        .to_utc(),
+                ),
+            }],
             created_at: Timestamp(at),
             updated_at: Timestamp(at),
             version: 7,

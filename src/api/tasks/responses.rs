@@ -158,7 +158,7 @@ pub(super) async fn written(
     owner: &domain::UserId,
     id: i64,
     precondition: Option<&domain::Precondition>,
-    task: Result<Option<Task>, db::DbError>,
+    task: Result<Option<Task>, db::tasks::WriteError>,
 ) -> Result<OneTask, ApiError> {
     match task? {
         Some(task) => Ok(OneTask::of(task)),

@@ -21,7 +21,7 @@ pub struct FeedPage {
 }
 
 /// A `task_changes` row in `change_columns!` order.
-type ChangeRow = (i64, String, DateTime<Utc>, TaskRow);
+type ChangeRow = (i64, String, DateTime<Utc>, TaskRow, Option<DateTime<Utc>>);
 
 /// The columns of a change, the task's in `task_columns!`'s order.
 macro_rules! change_columns {
@@ -45,12 +45,16 @@ macro_rules! change_columns {
                 task_changes::due_at,
                 task_changes::version,
                 task_changes::trashed_at,
+                task_changes::recur_rule,
+                task_changes::recur_from,
+                task_changes::reminders,
             ),
+            task_changes::reminder_at,
         )
     };
 }
 
-fn change(owner: &UserId, (seq, kind, at, row): ChangeRow) -> Result<Change, DbError> {
+fn change(owner: &UserId, (seq, kind, at, row, reminder): ChangeRow) -> Result<Change, DbError> {
     let kind = ChangeKind::parse(&kind).ok_or_else(|| {
         DbError::Query(diesel::result::Error::DeserializationError(
             format!("unknown change kind {kind:?}").into(),
@@ -61,6 +65,7 @@ fn change(owner: &UserId, (seq, kind, at, row): ChangeRow) -> Result<Change, DbE
         kind,
         at,
         task: row.into_task(owner),
+        reminder,
     })
 }
 
@@ -196,6 +201,7 @@ async fn snapshot(
                 kind,
                 at,
                 task,
+                reminder: None,
             }
         })
         .collect();

@@ -195,6 +195,17 @@ pub struct TestApp {
     pub db: Database,
     /// Kept so the database lives (and is dropped) with the app.
     _database: TestDatabase,
+    live: todo_api::live::Live,
+    reminders: todo_api::server::reminders::ReminderClock,
+}
+
+/// The app's reminder poller, stopped when dropped.
+pub struct ReminderPoller(tokio::task::JoinHandle<()>);
+
+impl Drop for ReminderPoller {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub const POOL: PoolSettings = PoolSettings {
@@ -244,12 +255,15 @@ impl TestApp {
     }
 
     fn build(db: Database, verifier: TokenVerifier, max_tasks: u32) -> Self {
+        let live = todo_api::live::Live::new(Default::default());
+        let reminders = todo_api::server::reminders::ReminderClock::default();
         let state = AppState {
             db: db.clone(),
             verifier: Arc::new(verifier),
             max_tasks_per_user: Some(max_tasks),
             idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
-            live: todo_api::live::Live::new(Default::default()),
+            live: live.clone(),
+            reminders: reminders.clone(),
         };
         let app = build_app(
             state,
@@ -261,7 +275,21 @@ impl TestApp {
             client: TestClient::new(app),
             db,
             _database: TestDatabase::None,
+            live,
+            reminders,
         }
+    }
+
+    /// Runs the server's reminder poller for this app (as `todo-api` does),
+    /// looking at least every `longest_sleep`.
+    pub fn run_reminder_poller(&self, longest_sleep: std::time::Duration) -> ReminderPoller {
+        ReminderPoller(todo_api::server::reminders::spawn(
+            self.db.clone(),
+            self.live.hub.clone(),
+            self.reminders.clone(),
+            longest_sleep,
+            self.live.stop.clone(),
+        ))
     }
 
     /// Any request: `token` as a bearer token, `body` as JSON when given.
