@@ -81,6 +81,7 @@ fn every_task_operation_documents_its_errors_and_its_security() {
         "complete_task",
         "restore_task",
         "purge_task",
+        "list_occurrences",
     ];
     let conditional = [
         "update_task",

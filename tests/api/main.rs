@@ -22,6 +22,7 @@ mod parity;
 mod quota;
 mod readme;
 mod recurrence;
+mod reminders_across;
 mod resilience;
 mod richer;
 mod round_trips;
