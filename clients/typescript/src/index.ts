@@ -58,7 +58,13 @@ export type TrashListQuery = NonNullable<operations["list_trash"]["parameters"][
  * `task` (the task right after the change) or, for `purged`, `task_id`.
  */
 export type Change = Schemas["Change"];
-/** What a change did: `created`, `updated`, `completed`, `uncompleted`, `trashed`, `restored`, `purged`. */
+/** How a recurring task repeats (contract 1.4): an RFC 5545 RRULE and what it counts from. */
+export type TaskRecurrence = Schemas["TaskRecurrence"];
+/** A reminder as tasks show it: `before` (ISO 8601 duration) or null, and the instant it is for. */
+export type TaskReminder = Schemas["TaskReminder"];
+/** `due` (the default) or `completion`. */
+export type TaskRepeatFrom = Schemas["TaskRepeatFrom"];
+/** What a change did: `created`, `updated`, `completed`, `uncompleted`, `trashed`, `restored`, `purged`, `reminder` (1.4). Pass over types you do not know. */
 export type ChangeType = Schemas["ChangeType"];
 /** The query parameters of `GET /api/{user_id}/changes` (`since`, `limit`, `after`). */
 export type ChangeListQuery = NonNullable<operations["list_changes"]["parameters"]["query"]>;

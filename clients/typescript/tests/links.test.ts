@@ -62,6 +62,8 @@ const task = (id: number): Task => ({
   priority: "none",
   tags: [],
   due: null,
+  recurrence: null,
+  reminders: [],
   created_at: "2026-12-01T00:00:00.000000Z",
   updated_at: "2026-12-01T00:00:00.000000Z",
   version: id,

@@ -30,6 +30,8 @@ const change = (seq: number, type: Change["type"] = "updated"): Change =>
           priority: "none",
           tags: [],
           due: null,
+          recurrence: null,
+          reminders: [],
           created_at: "2026-12-01T00:00:00.000000Z",
           updated_at: "2026-12-01T00:00:00.000000Z",
           version: seq,

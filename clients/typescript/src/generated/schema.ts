@@ -93,6 +93,31 @@ export interface paths {
         patch: operations["complete_task"];
         trace?: never;
     };
+    "/api/{user_id}/tasks/{id}/occurrences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview a task's occurrences
+         * @description Where a recurring task's series goes: its current due, then the next
+         *     occurrences of its rule, in its time zone (DST-safe, as completing it
+         *     would move it, for `repeat_from: completion` as if each were completed
+         *     on its day). At most `limit` (1–100, default 10); `from` (a date, or an
+         *     RFC 3339 instant) skips those before it. The preview looks through at
+         *     most 10 000 occurrences past the current due.
+         */
+        get: operations["list_occurrences"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{user_id}/trash": {
         parameters: {
             query?: never;
@@ -283,6 +308,16 @@ export interface components {
          *         },
          *         "id": 42,
          *         "priority": "high",
+         *         "recurrence": {
+         *           "repeat_from": "due",
+         *           "rrule": "FREQ=WEEKLY;BYDAY=TU"
+         *         },
+         *         "reminders": [
+         *           {
+         *             "at": "2026-12-01T07:45:00.000000Z",
+         *             "before": "PT15M"
+         *           }
+         *         ],
          *         "tags": [
          *           "errands",
          *           "home"
@@ -306,8 +341,12 @@ export interface components {
              */
             seq: number;
             /**
-             * @description `created`, `updated`, `completed`, `uncompleted`, `trashed` (moved to
-             *     the trash), `restored` (back from it) or `purged` (deleted for good).
+             * @description `created`, `updated`, `completed` (for a recurring task: an occurrence
+             *     was completed and `due` moved on), `uncompleted`, `trashed` (moved to
+             *     the trash), `restored` (back from it), `purged` (deleted for good) or,
+             *     since 1.4, `reminder` (one of the task's reminders is due now; the task
+             *     did not change). Clients should pass over types they do not know:
+             *     later versions may add more.
              */
             type: components["schemas"]["ChangeType"] & unknown;
             /**
@@ -326,12 +365,17 @@ export interface components {
              * @description For `purged` only: the id of the task that is gone.
              */
             task_id?: number;
+            /**
+             * @description For `reminder` only: the reminder that fired (`at`: the instant it was
+             *     for; `at` of the change: when it fired).
+             */
+            reminder?: components["schemas"]["TaskReminder"] & unknown;
         };
         /**
          * @description What a change did to its task.
          * @enum {string}
          */
-        ChangeType: "created" | "updated" | "completed" | "uncompleted" | "trashed" | "restored" | "purged";
+        ChangeType: "created" | "updated" | "completed" | "uncompleted" | "trashed" | "restored" | "purged" | "reminder";
         /**
          * FieldProblem
          * @description One invalid field (or query parameter, or path segment, or `body`).
@@ -381,6 +425,16 @@ export interface components {
          *       },
          *       "id": 42,
          *       "priority": "high",
+         *       "recurrence": {
+         *         "repeat_from": "due",
+         *         "rrule": "FREQ=WEEKLY;BYDAY=TU"
+         *       },
+         *       "reminders": [
+         *         {
+         *           "at": "2026-12-01T07:45:00.000000Z",
+         *           "before": "PT15M"
+         *         }
+         *       ],
          *       "tags": [
          *         "errands",
          *         "home"
@@ -406,8 +460,15 @@ export interface components {
             priority: components["schemas"]["TaskPriority"];
             /** @description Normalised (trimmed, NFC, lower case), sorted by code point. */
             tags: string[];
-            /** @description When the task is due; `null` when it has no due date. */
+            /**
+             * @description When the task is due; `null` when it has no due date. For a recurring
+             *     task, the current occurrence.
+             */
             due: components["schemas"]["TaskDue"] | null;
+            /** @description How the task repeats; `null` for a one-off task. */
+            recurrence: components["schemas"]["TaskRecurrence"] | null;
+            /** @description Its reminders, each with the instant it is for. */
+            reminders: components["schemas"]["TaskReminder"][];
             /**
              * Format: date-time
              * @description When the task was created (RFC 3339, UTC).
@@ -491,6 +552,42 @@ export interface components {
                 /** @description IANA time zone name, e.g. `Europe/Berlin`; required with a `datetime` without offset. */
                 time_zone?: string | null;
             } | null;
+            /**
+             * @description How the task repeats, or `null` for never (clears it). Needs a `due`: the due is the first occurrence, in its own time zone.
+             *     - `rrule`: an RFC 5545 RRULE without DTSTART, at most 256 characters: `FREQ` DAILY, WEEKLY, MONTHLY or YEARLY, and optionally INTERVAL (≤ 999), COUNT (≤ 1000), UNTIL (at most 10 years after the due), BYDAY, BYMONTHDAY, BYMONTH, BYYEARDAY, BYWEEKNO, BYSETPOS, WKST. The time of day is the due's (no BYHOUR, BYMINUTE, BYSECOND). Examples: `FREQ=WEEKLY;BYDAY=MO,TH` (Mondays and Thursdays), `FREQ=MONTHLY;BYMONTHDAY=1` (the 1st), `FREQ=MONTHLY;BYDAY=-1FR` (the last Friday), `FREQ=YEARLY` (every year on the due's date), `FREQ=DAILY;INTERVAL=2;COUNT=10`.
+             *     - `repeat_from`: `due` (the default: the next occurrence after the current due) or `completion` (the first occurrence after the day it is completed, at the due's time).
+             *     Completing a recurring task moves its `due` to the next occurrence (it stays pending, same id), keeping its wall-clock time across DST; after the last occurrence it is completed for good. A rule with no occurrence after the due is a 422.
+             * @example {
+             *       "repeat_from": "due",
+             *       "rrule": "FREQ=WEEKLY;BYDAY=MO,TH"
+             *     }
+             */
+            recurrence?: {
+                /**
+                 * @description Required: an RFC 5545 RRULE, without DTSTART.
+                 * @example FREQ=WEEKLY;BYDAY=MO,TH
+                 */
+                rrule?: string;
+                /** @description `due` (the default) or `completion`. */
+                repeat_from?: components["schemas"]["TaskRepeatFrom"];
+            } | null;
+            /**
+             * @description At most 5 reminders; `[]` clears them. Each is either `{"before": "PT15M"}` (an ISO 8601 duration of weeks, days, hours, minutes or seconds before the due's instant, at most 366 days; needs a timed due, and moves with it) or `{"at": "2026-12-01T08:00:00Z"}` (an instant). When a reminder's moment comes, the `reminder` change appears in the change feed and on the event stream, once. In a response each item has both keys, `at` always the instant it is for: send it back as it is (`before` wins when both are set).
+             * @example [
+             *       {
+             *         "before": "PT15M"
+             *       }
+             *     ]
+             */
+            reminders?: {
+                /** @description How long before the due's instant: `PT15M`, `PT1H`, `P1D`. */
+                before?: string | null;
+                /**
+                 * Format: date-time
+                 * @description The instant (RFC 3339 with `Z` or an offset).
+                 */
+                at?: string | null;
+            }[];
         };
         /**
          * TaskDue
@@ -519,6 +616,37 @@ export interface components {
          * @enum {string}
          */
         TaskPriority: "none" | "low" | "medium" | "high";
+        /**
+         * TaskRecurrence
+         * @description A recurring task's rule, as stored (upper case, no `RRULE:` prefix).
+         */
+        TaskRecurrence: {
+            /** @description The RFC 5545 RRULE (without DTSTART: the due is the start). */
+            rrule: string;
+            /** @description What the next occurrence is counted from. */
+            repeat_from: components["schemas"]["TaskRepeatFrom"] & unknown;
+        };
+        /**
+         * TaskReminder
+         * @description A reminder as responses show it.
+         */
+        TaskReminder: {
+            /**
+             * @description How long before the due's instant (ISO 8601 duration, `PT15M`); `null`
+             *     for a reminder set at an instant.
+             */
+            before: string | null;
+            /**
+             * Format: date-time
+             * @description The instant the reminder is for (RFC 3339, UTC).
+             */
+            at: string;
+        };
+        /**
+         * @description What a recurring task's next occurrence is counted from.
+         * @enum {string}
+         */
+        TaskRepeatFrom: "due" | "completion";
         /** @enum {string} */
         TaskStatusFilter: "all" | "pending" | "completed";
         /**
@@ -566,6 +694,42 @@ export interface components {
                 /** @description IANA time zone name, e.g. `Europe/Berlin`; required with a `datetime` without offset. */
                 time_zone?: string | null;
             } | null;
+            /**
+             * @description How the task repeats, or `null` for never (clears it). Needs a `due`: the due is the first occurrence, in its own time zone.
+             *     - `rrule`: an RFC 5545 RRULE without DTSTART, at most 256 characters: `FREQ` DAILY, WEEKLY, MONTHLY or YEARLY, and optionally INTERVAL (≤ 999), COUNT (≤ 1000), UNTIL (at most 10 years after the due), BYDAY, BYMONTHDAY, BYMONTH, BYYEARDAY, BYWEEKNO, BYSETPOS, WKST. The time of day is the due's (no BYHOUR, BYMINUTE, BYSECOND). Examples: `FREQ=WEEKLY;BYDAY=MO,TH` (Mondays and Thursdays), `FREQ=MONTHLY;BYMONTHDAY=1` (the 1st), `FREQ=MONTHLY;BYDAY=-1FR` (the last Friday), `FREQ=YEARLY` (every year on the due's date), `FREQ=DAILY;INTERVAL=2;COUNT=10`.
+             *     - `repeat_from`: `due` (the default: the next occurrence after the current due) or `completion` (the first occurrence after the day it is completed, at the due's time).
+             *     Completing a recurring task moves its `due` to the next occurrence (it stays pending, same id), keeping its wall-clock time across DST; after the last occurrence it is completed for good. A rule with no occurrence after the due is a 422.
+             * @example {
+             *       "repeat_from": "due",
+             *       "rrule": "FREQ=WEEKLY;BYDAY=MO,TH"
+             *     }
+             */
+            recurrence?: {
+                /**
+                 * @description Required: an RFC 5545 RRULE, without DTSTART.
+                 * @example FREQ=WEEKLY;BYDAY=MO,TH
+                 */
+                rrule?: string;
+                /** @description `due` (the default) or `completion`. */
+                repeat_from?: components["schemas"]["TaskRepeatFrom"];
+            } | null;
+            /**
+             * @description At most 5 reminders; `[]` clears them. Each is either `{"before": "PT15M"}` (an ISO 8601 duration of weeks, days, hours, minutes or seconds before the due's instant, at most 366 days; needs a timed due, and moves with it) or `{"at": "2026-12-01T08:00:00Z"}` (an instant). When a reminder's moment comes, the `reminder` change appears in the change feed and on the event stream, once. In a response each item has both keys, `at` always the instant it is for: send it back as it is (`before` wins when both are set).
+             * @example [
+             *       {
+             *         "before": "PT15M"
+             *       }
+             *     ]
+             */
+            reminders?: {
+                /** @description How long before the due's instant: `PT15M`, `PT1H`, `P1D`. */
+                before?: string | null;
+                /**
+                 * Format: date-time
+                 * @description The instant (RFC 3339 with `Z` or an offset).
+                 */
+                at?: string | null;
+            }[];
         } | {
             title: string;
         } | {
@@ -578,6 +742,10 @@ export interface components {
             tags: string[];
         } | {
             due: Record<string, never> | null;
+        } | {
+            recurrence: Record<string, never> | null;
+        } | {
+            reminders: Record<string, never>[];
         };
     };
     responses: never;
@@ -768,7 +936,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The new task: a `title`, and optionally a `description`, `priority` (default `none`), `tags` (default none) and `due` (default none). Any other field (`user_id`, `completed`, …) is ignored. */
+        /** @description The new task: a `title`, and optionally a `description`, `priority` (default `none`), `tags` (default none), `due` (default none), `recurrence` (default none; needs a `due`) and `reminders` (default none). Any other field (`user_id`, `completed`, …) is ignored. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TaskCreate"];
@@ -984,7 +1152,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The fields to change, at least one. An absent field is left as it is; `description: null` and `due: null` clear theirs, `tags: []` clears the tags. */
+        /** @description The fields to change, at least one. An absent field is left as it is; `description: null`, `due: null` and `recurrence: null` clear theirs, `tags: []` and `reminders: []` clear them. `completed: true` on a recurring task moves it to its next occurrence; `completed: false` on one that is pending changes nothing. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TaskUpdate"];
@@ -1336,6 +1504,93 @@ export interface operations {
             };
             /** @description The request body is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_occurrences: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only occurrences at or after this: a date (`2027-01-01`, compared
+                 *     with the occurrence's local date) or an RFC 3339 instant.
+                 */
+                from?: string;
+                /** @description How many occurrences, 1–100 (default 10). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The task's next occurrences, soonest first, each a due as tasks show
+             *     it: the current due first (unless `from` is later), then those the
+             *     rule makes after it, until the series ends. A one-off task has its
+             *     due alone; a completed one, or one without a due, none.
+             */
+            200: {
+                headers: {
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["TaskDue"][];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired or badly signed. */
+            401: {
+                headers: {
+                    /** @description `Bearer` when the request had no token, `Bearer error="invalid_token"` when its token was refused (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `user_id` in the path is not the token's subject. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has no task with this id (another user's task is indistinguishable from a missing one). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
