@@ -69,7 +69,129 @@ async fn transcript(app: &TestApp) -> Vec<(u16, String)> {
     richer(app, &mut out).await;
     safe_writes(app, &mut out).await;
     live_changes(app, &mut out).await;
+    recurring(app, &mut out).await;
     out
+}
+
+/// 1.4: rules advanced in place across DST, a series that ends, the
+/// occurrences preview, refused rules and reminders, and a reminder fired
+/// as a change (its instant, seconds from now, replaced by a marker).
+async fn recurring(app: &TestApp, out: &mut Vec<(u16, String)>) {
+    let dave = TestUser::new("dave");
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let mut record = |reply: &crate::support::Reply| {
+        let mut body = reply.body.clone();
+        normalize(&mut body);
+        out.push((
+            reply.status.as_u16(),
+            body.to_string().replace(&soon, "<soon>"),
+        ));
+    };
+    let weekly = app
+        .create_task(
+            &dave,
+            json!({
+                "title": "water the plants",
+                "due": {"datetime": "2026-03-26T08:00", "time_zone": "Europe/Berlin"},
+                "recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO,TH"},
+                "reminders": [{"before": "PT15M"}, {"at": "2026-03-26T06:00:00Z"}]
+            }),
+        )
+        .await;
+    record(&weekly);
+    let weekly = weekly.body["id"].as_i64().unwrap();
+    let monthly = app
+        .create_task(
+            &dave,
+            json!({
+                "title": "pay rent",
+                "due": {"date": "2026-01-31"},
+                "recurrence": {"rrule": "freq=monthly;bymonthday=31;count=2"}
+            }),
+        )
+        .await;
+    record(&monthly);
+    let monthly = monthly.body["id"].as_i64().unwrap();
+    let occurrences =
+        |id: i64, query: &str| format!("/api/{}/tasks/{id}/occurrences{query}", dave.id);
+    for path in [
+        occurrences(weekly, "?limit=4"),
+        occurrences(weekly, "?from=2026-04-02&limit=2"),
+        occurrences(weekly, "?from=2026-04-02T06:00:00Z&limit=1"),
+        occurrences(monthly, ""),
+        occurrences(weekly, "?limit=0"),
+        occurrences(weekly, "?from=someday"),
+        occurrences(999_999, ""),
+    ] {
+        record(&app.send(Method::GET, &path, Some(&dave.token), None).await);
+    }
+    // Completing moves each to its next occurrence; the series of two ends.
+    record(&app.complete_task(&dave, weekly, None).await);
+    record(&app.complete_task(&dave, monthly, None).await);
+    record(&app.complete_task(&dave, monthly, None).await);
+    record(&app.complete_task(&dave, monthly, None).await);
+    record(
+        &app.update_task(
+            &dave,
+            weekly,
+            json!({"completed": true, "title": "water them"}),
+        )
+        .await,
+    );
+    record(
+        &app.update_task(
+            &dave,
+            weekly,
+            json!({"recurrence": {"rrule": "FREQ=DAILY", "repeat_from": "completion"}, "reminders": []}),
+        )
+        .await,
+    );
+    record(
+        &app.update_task(&dave, weekly, json!({"recurrence": null}))
+            .await,
+    );
+    for refused in [
+        json!({"title": "x", "recurrence": {"rrule": "FREQ=DAILY"}}),
+        json!({"title": "x", "due": {"date": "2026-01-01"}, "recurrence": {"rrule": "FREQ=SECONDLY"}}),
+        json!({"title": "x", "due": {"date": "2026-01-01"}, "recurrence": {"rrule": "FREQ=DAILY;COUNT=2;UNTIL=20260301"}}),
+        json!({"title": "x", "due": {"date": "2026-01-01"}, "recurrence": {"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}}),
+        json!({"title": "x", "due": {"date": "2026-01-01"}, "recurrence": {"rrule": "FREQ=DAILY", "repeat_from": "never"}}),
+        json!({"title": "x", "due": {"date": "2026-01-01"}, "reminders": [{"before": "PT15M"}]}),
+        json!({"title": "x", "reminders": [{"before": "P400D"}]}),
+        json!({"title": "x", "reminders": [{"at": "tomorrow"}]}),
+        json!({"title": "x", "reminders": [{}, {}, {}, {}, {}, {}]}),
+    ] {
+        record(&app.create_task(&dave, refused).await);
+    }
+    // A reminder two seconds from now fires once, as a change of its own.
+    let _poller = app.run_reminder_poller(std::time::Duration::from_secs(1));
+    let nudged = app
+        .create_task(
+            &dave,
+            json!({"title": "nudge", "reminders": [{"at": format!("{soon}Z")}]}),
+        )
+        .await;
+    record(&nudged);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let feed = format!("/api/{}/changes?since=1", dave.id);
+    loop {
+        let reply = app.send(Method::GET, &feed, Some(&dave.token), None).await;
+        let fired = reply
+            .body
+            .as_array()
+            .is_some_and(|changes| changes.iter().any(|change| change["type"] == "reminder"));
+        if fired {
+            record(&reply);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reminder never fired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// 1.3: the change feed, its snapshot and pages, refusals, the event stream.

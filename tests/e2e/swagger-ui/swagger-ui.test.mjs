@@ -12,7 +12,8 @@
 // contract 1.3 shows its snapshot and `Link`; the event stream answers 200
 // `text/event-stream` (Swagger UI shows a streamed body only once it ends, and
 // this one ends when the token expires, so only its status and headers are
-// checked there). Then live changes in a page of another origin (step 6): a
+// checked there). A weekly task of contract 1.4 is created through the form and
+// its occurrences previewed across the DST change. Then live changes in a page of another origin (step 6): a
 // tiny page on LIVE_PAGE_ORIGIN, served by the test itself, follows
 // /api/{user}/events with `fetch` and the bearer header (what a frontend does:
 // EventSource cannot send it) and appends each event to the page; writes made
@@ -883,7 +884,29 @@ async function main() {
     return `status ${status}, content-type: ${headers['content-type']}, cache-control: ${headers['cache-control']} (the stream stays open)`;
   });
 
-  await step('5.19', 'Try it out: health (GET /health) and ready (GET /ready)', async () => {
+  await step('5.19', 'Try it out: a weekly task (create_task with recurrence), then list_occurrences (GET /api/{user_id}/tasks/{id}/occurrences)', async () => {
+    const created = await tryItOut(
+      'POST', '/api/{user_id}/tasks', { user_id: user },
+      {
+        title: `${uiTitle}, weekly`,
+        due: { datetime: '2027-03-25T09:00', time_zone: 'Europe/Berlin' },
+        recurrence: { rrule: 'FREQ=WEEKLY;BYDAY=TH' },
+        reminders: [{ before: 'PT15M' }],
+      },
+      201,
+    );
+    const task = parseJson(created.body, 'the recurring task');
+    if (task.recurrence?.rrule !== 'FREQ=WEEKLY;BYDAY=TH') fail(`no recurrence: ${created.body.slice(0, 400)}`);
+    const { status, body } = await tryItOut('GET', `${taskPath}/occurrences`, { user_id: user, id: task.id }, undefined, 200);
+    const dues = parseJson(body, 'the occurrences');
+    // 25 March is CET (08:00Z); 1 April, after the change, CEST (07:00Z).
+    if (dues[0]?.at !== '2027-03-25T08:00:00.000000Z' || dues[1]?.at !== '2027-04-01T07:00:00.000000Z') {
+      fail(`unexpected occurrences: ${body.slice(0, 400)}`);
+    }
+    return `UI shows status ${status}, ${dues.length} occurrences from ${dues[0].datetime} (${dues[0].at}) then ${dues[1].datetime} (${dues[1].at})`;
+  });
+
+  await step('5.20', 'Try it out: health (GET /health) and ready (GET /ready)', async () => {
     const lines = [];
     for (const [template, expected] of [['/health', 'healthy'], ['/ready', 'ready']]) {
       const { status, body } = await tryItOut('GET', template, {}, undefined, 200);
@@ -893,7 +916,7 @@ async function main() {
     return lines.join('\n');
   });
 
-  await step('5.20', 'every operation of /openapi.json was tried and gave its success status', async () => {
+  await step('5.21', 'every operation of /openapi.json was tried and gave its success status', async () => {
     const missing = specOps.filter((op) => !tried.has(`${op.method} ${op.path}`));
     if (missing.length) {
       fail(`not tried: ${missing.map((op) => `${op.method} ${op.path} (${op.operationId})`).join(', ')}`);
