@@ -176,6 +176,59 @@ fn due_columns(due: Option<&Due>) -> DueColumns {
     }
 }
 
+/// The plain fields a change sets (title, description, priority, tags) as
+/// their columns, with the folded copies search reads; `None` where absent.
+struct FieldColumns<'a> {
+    title: Option<&'a str>,
+    title_folded: Option<String>,
+    description: Option<Option<&'a str>>,
+    description_folded: Option<Option<String>>,
+    tags: Option<String>,
+}
+
+impl<'a> FieldColumns<'a> {
+    fn of(changes: &'a TaskChanges) -> Self {
+        let title = changes.title.as_ref().map(|t| t.as_str());
+        let description = changes
+            .description
+            .as_ref()
+            .map(|d| d.as_ref().map(|d| d.as_str()));
+        Self {
+            title,
+            title_folded: title.map(fold),
+            description,
+            description_folded: description.map(|d| d.map(fold)),
+            tags: changes.tags.as_ref().map(Tags::to_column),
+        }
+    }
+}
+
+/// The SET assignments of `FieldColumns` (and the change's priority), for
+/// the `tasks` of the backend `db_write!` bound: an absent (`None`)
+/// assignment is left out of the SET clause.
+macro_rules! field_assignments {
+    ($fields:expr, $changes:expr) => {
+        (
+            $fields.title.map(|title| tasks::title.eq(title)),
+            $fields
+                .title_folded
+                .as_deref()
+                .map(|folded| tasks::title_folded.eq(folded)),
+            $fields
+                .description
+                .map(|description| tasks::description.eq(description)),
+            $fields
+                .description_folded
+                .as_ref()
+                .map(|folded| tasks::description_folded.eq(folded.as_deref())),
+            $changes
+                .priority
+                .map(|priority| tasks::priority.eq(priority.rank())),
+            $fields.tags.as_deref().map(|tags| tasks::tags.eq(tags)),
+        )
+    };
+}
+
 mod changes;
 mod list;
 mod reminders;
@@ -432,14 +485,7 @@ async fn plain_update(
     precondition: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
     use diesel::sql_types::Bool;
-    let title = changes.title.as_ref().map(|t| t.as_str());
-    let title_folded = title.map(fold);
-    let description = changes
-        .description
-        .as_ref()
-        .map(|d| d.as_ref().map(|d| d.as_str()));
-    let description_folded = description.map(|d| d.map(fold));
-    let tags = changes.tags.as_ref().map(Tags::to_column);
+    let fields = FieldColumns::of(changes);
     let due = changes.due.as_ref().map(|due| due_columns(due.as_ref()));
     // One statement shape whatever is sent: the conditions that do not
     // apply are `OR true`.
@@ -456,21 +502,10 @@ async fn plain_update(
             )
             // An absent (`None`) assignment is left out of the SET clause.
             .set((
-                title.map(|title| tasks::title.eq(title)),
-                title_folded
-                    .as_deref()
-                    .map(|folded| tasks::title_folded.eq(folded)),
-                description.map(|description| tasks::description.eq(description)),
-                description_folded
-                    .as_ref()
-                    .map(|folded| tasks::description_folded.eq(folded.as_deref())),
+                field_assignments!(fields, changes),
                 changes
                     .completed
                     .map(|completed| tasks::completed.eq(completed)),
-                changes
-                    .priority
-                    .map(|priority| tasks::priority.eq(priority.rank())),
-                tags.as_deref().map(|tags| tasks::tags.eq(tags)),
                 due.as_ref().map(|(date, time, zone, due_at, key)| {
                     (
                         tasks::due_date.eq(*date),

@@ -10,10 +10,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{Database, DbError, TaskRow, Write, WriteError, due_columns, first, now};
-use crate::domain::{
-    Completion, Precondition, Schedule, Series, Tags, Task, TaskChanges, UserId, fold,
-};
+use super::{Database, DbError, FieldColumns, TaskRow, Write, WriteError, due_columns, first, now};
+use crate::domain::{Completion, Precondition, Schedule, Series, Task, TaskChanges, UserId};
 
 /// A schedule as its columns: the rule, what it repeats from, its anchor
 /// and count, the reminders and the next reminder's moment.
@@ -158,14 +156,7 @@ async fn write_schedule(
     changes: &TaskChanges,
     schedule: &Schedule,
 ) -> Result<Option<Task>, DbError> {
-    let title = changes.title.as_ref().map(|t| t.as_str());
-    let title_folded = title.map(fold);
-    let description = changes
-        .description
-        .as_ref()
-        .map(|d| d.as_ref().map(|d| d.as_str()));
-    let description_folded = description.map(|d| d.map(fold));
-    let tags = changes.tags.as_ref().map(Tags::to_column);
+    let fields = FieldColumns::of(changes);
     let (due_date, due_time, due_tz, due_at, due_key) = due_columns(schedule.due.as_ref());
     let plan = ScheduleColumns::of(schedule);
     let at = now();
@@ -173,20 +164,7 @@ async fn write_schedule(
         let rows: Vec<TaskRow> = diesel::update(tasks::table)
             .filter(live_task!(owner, task.id).and(tasks::version.eq(task.version)))
             .set((
-                (
-                    title.map(|title| tasks::title.eq(title)),
-                    title_folded
-                        .as_deref()
-                        .map(|folded| tasks::title_folded.eq(folded)),
-                    description.map(|description| tasks::description.eq(description)),
-                    description_folded
-                        .as_ref()
-                        .map(|folded| tasks::description_folded.eq(folded.as_deref())),
-                    changes
-                        .priority
-                        .map(|priority| tasks::priority.eq(priority.rank())),
-                    tags.as_deref().map(|tags| tasks::tags.eq(tags)),
-                ),
+                field_assignments!(fields, changes),
                 (
                     tasks::completed.eq(schedule.completed),
                     tasks::due_date.eq(due_date),
