@@ -14,17 +14,45 @@ use poem::{
 };
 use poem_openapi::OperationId;
 
-use crate::api::{self, AppState, cors::Cors, operations::Operations, problem};
+use crate::{
+    api::{self, AppState, cors::Cors, operations::Operations, problem},
+    mcp,
+};
+
+/// The REST operations alone, errors rendered as problem JSON: what the MCP
+/// tools run in-process, so that they follow the REST API's every rule.
+fn rest_operations(state: AppState, operations: Arc<Operations>) -> mcp::Rest {
+    mcp::Rest::new(
+        Route::new()
+            .nest("/", api::service())
+            .around(move |next, req| {
+                let operations = Arc::clone(&operations);
+                async move {
+                    let path = req.uri().path().to_owned();
+                    Ok(respond(next.call(req).await, &operations, &path).0)
+                }
+            })
+            .data(state),
+    )
+}
 
 /// Builds the complete HTTP application. `request_timeout` bounds every
-/// request: past it the client gets a 503.
+/// request: past it the client gets a 503. `/mcp` answers the `Host` values
+/// in `mcp_allowed_hosts` (`*`: any).
 pub fn build_app(
     state: AppState,
     cors_origins: &[String],
     request_timeout: Duration,
+    mcp_allowed_hosts: &[String],
 ) -> impl Endpoint<Output = Response> + use<> {
     let service = api::service();
     let operations = Arc::new(Operations::from_spec(&service.spec()));
+    let mcp = mcp::endpoint(
+        rest_operations(state.clone(), Arc::clone(&operations)),
+        Arc::clone(&state.verifier),
+        mcp_allowed_hosts,
+        state.live.stop.child_token(),
+    );
     let docs = api::docs::swagger_ui_page(&service.swagger_ui_html());
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
@@ -34,6 +62,7 @@ pub fn build_app(
         .at("/docs", make_sync(move |_| Html(docs.clone())))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
+        .at("/mcp", mcp)
         .around(root_to_docs)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |next, req| handle(next, req, Arc::clone(&operations), request_timeout))
@@ -84,20 +113,14 @@ async fn run<E: Endpoint>(
         .unwrap_or_else(|_| Err(ApiError::Unavailable.into()))
 }
 
-/// Renders every error, from any layer, as problem JSON, then writes one log
-/// line per request: method, route template, status, latency. Never a header
-/// (so never a token) and never a raw path (it may hold anything).
-async fn handle<E: Endpoint>(
-    next: Arc<E>,
-    req: Request,
-    operations: Arc<Operations>,
-    timeout: Duration,
-) -> poem::Result<Response> {
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let started = Instant::now();
-    let outcome = run(&*next, req, timeout).await;
-    let (response, operation) = match outcome {
+/// The response to send for `outcome`, every error rendered as problem JSON,
+/// and the operation that answered, when known.
+fn respond<'a, T: IntoResponse>(
+    outcome: poem::Result<T>,
+    operations: &'a Operations,
+    path: &str,
+) -> (Response, Option<&'a api::operations::Operation>) {
+    match outcome {
         Ok(output) => {
             let response = output.into_response();
             let operation = response
@@ -111,7 +134,7 @@ async fn handle<E: Endpoint>(
                 .and_then(|id| operations.get(id.0));
             let mut response = problem::render(err, operation);
             if response.status() == StatusCode::METHOD_NOT_ALLOWED
-                && let Some(allowed) = operations.allowed_methods(uri.path())
+                && let Some(allowed) = operations.allowed_methods(path)
                 && let Ok(allowed) = HeaderValue::from_str(allowed)
             {
                 // RFC 9110 §15.5.6: a 405 says which methods the route has.
@@ -119,11 +142,31 @@ async fn handle<E: Endpoint>(
             }
             (response, operation)
         }
-    };
+    }
+}
+
+/// Renders every error, from any layer, as problem JSON, then writes one log
+/// line per request: method, route template, status, latency. Never a header
+/// (so never a token) and never a raw path (it may hold anything).
+async fn handle<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    operations: Arc<Operations>,
+    timeout: Duration,
+) -> poem::Result<Response> {
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let started = Instant::now();
+    let outcome = run(&*next, req, timeout).await;
+    let (response, operation) = respond(outcome, &operations, uri.path());
     tracing::info!(
         target: "todo_api::request",
         %method,
-        route = operation.map_or("-", |op| op.template.as_str()),
+        route = operation.map_or(
+            // Not an OpenAPI operation, but a route all the same.
+            if uri.path() == "/mcp" { "/mcp" } else { "-" },
+            |op| op.template.as_str()
+        ),
         status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
     );

@@ -59,6 +59,8 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub cors_origins: Vec<String>,
+    /// The `Host` values `/mcp` answers (`MCP_ALLOWED_HOSTS`); `*` is any.
+    pub mcp_allowed_hosts: Vec<String>,
     pub pool: PoolSettings,
     /// How long start-up keeps retrying the first connection (a suspended
     /// Neon compute takes seconds to wake).
@@ -143,6 +145,18 @@ impl Config {
             None => vec!["http://localhost:3000".to_owned()],
         };
 
+        let mcp_allowed_hosts = match var("MCP_ALLOWED_HOSTS") {
+            Some(list) => list
+                .split(',')
+                .map(|host| host.trim().to_owned())
+                .filter(|host| !host.is_empty())
+                .collect(),
+            // The SDK's own default: loopback only, against DNS rebinding.
+            None => ["localhost", "127.0.0.1", "::1"]
+                .map(str::to_owned)
+                .to_vec(),
+        };
+
         Ok(Self {
             database,
             auth: AuthConfig {
@@ -157,6 +171,7 @@ impl Config {
             host: parse_or(&var, "HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: parse_or(&var, "PORT", 8000)?,
             cors_origins,
+            mcp_allowed_hosts,
             pool: PoolSettings {
                 max_size: parse_or(&var, "DB_POOL_SIZE", 16)?,
                 timeout: Duration::from_secs(parse_or(&var, "DB_TIMEOUT_SECS", 5)?),

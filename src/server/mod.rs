@@ -180,7 +180,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.reminder_poll_max,
         live.stop.clone(),
     );
-    let app = build_app(state, &config.cors_origins, config.request_timeout);
+    let app = build_app(
+        state,
+        &config.cors_origins,
+        config.request_timeout,
+        &config.mcp_allowed_hosts,
+    );
     let maintenance = maintenance::Maintenance {
         trash_retention: config.trash_retention,
         idempotency_retention: config.idempotency_retention,

@@ -54,7 +54,8 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         live: todo_api::live::Live::new(Default::default()),
         reminders: Default::default(),
     };
-    let client = TestClient::new(build_app(state, &[], Duration::from_secs(30)).map_to_response());
+    let client =
+        TestClient::new(build_app(state, &[], Duration::from_secs(30), &[]).map_to_response());
     let alice = TestUser::new("alice");
 
     let started = Instant::now();

@@ -269,6 +269,7 @@ impl TestApp {
             state,
             &[FRONTEND.to_owned()],
             std::time::Duration::from_secs(30),
+            &["localhost".to_owned()],
         )
         .boxed();
         Self {
