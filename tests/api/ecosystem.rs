@@ -25,7 +25,7 @@ fn path(relative: &str) -> PathBuf {
 
 /// `folder` when its tool (a file under it) is installed; otherwise the
 /// skip-or-fail verdict, naming the command that installs it.
-fn installed(folder: &str, marker: &str, install: &str) -> Option<PathBuf> {
+pub(crate) fn installed(folder: &str, marker: &str, install: &str) -> Option<PathBuf> {
     let folder = path(folder);
     if folder.join(marker).exists() {
         return Some(folder);
@@ -53,7 +53,7 @@ fn run(command: &mut Command) -> (bool, String) {
 
 /// Runs `command` and fails the test, showing its output, unless it succeeds.
 #[track_caller]
-fn run_ok(command: &mut Command) -> String {
+pub(crate) fn run_ok(command: &mut Command) -> String {
     let (ok, text) = run(command);
     assert!(ok, "{command:?} failed:\n{text}");
     text
@@ -61,11 +61,11 @@ fn run_ok(command: &mut Command) -> String {
 
 /// A line for the terminal even when the harness captures test output: the
 /// figures and paths the CI log must show.
-fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn npm(folder: &Path, args: &[&str]) -> Command {
+pub(crate) fn npm(folder: &Path, args: &[&str]) -> Command {
     let mut command = Command::new("npm");
     command
         .args(args)

@@ -18,6 +18,7 @@ mod listing;
 mod live_across;
 mod logs;
 mod malformed;
+mod mcp;
 mod parity;
 mod quota;
 mod readme;
