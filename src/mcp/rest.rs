@@ -149,6 +149,9 @@ impl Reply {
             .or_else(|| self.status.canonical_reason())
             .unwrap_or("the request failed");
         let mut text = format!("{detail} (HTTP {})", self.status.as_u16());
+        if self.status == StatusCode::NOT_FOUND {
+            text.push_str(": list_tasks shows the user's tasks and their ids");
+        }
         if let Some(errors) = self.body["errors"].as_array() {
             for error in errors {
                 if let (Some(field), Some(message)) =

@@ -15,7 +15,12 @@ use crate::{
 };
 
 /// A JSON-RPC request to `/mcp` as `token`, with `Host: host`.
-async fn call(app: &TestApp, token: Option<&str>, host: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn call(
+    app: &TestApp,
+    token: Option<&str>,
+    host: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
     let mut headers = vec![
         ("host", host.to_owned()),
         ("content-type", "application/json".to_owned()),
@@ -32,7 +37,7 @@ async fn call(app: &TestApp, token: Option<&str>, host: &str, body: &Value) -> (
     (reply.status, reply.body)
 }
 
-fn tool_call(name: &str, arguments: Value) -> Value {
+pub(crate) fn tool_call(name: &str, arguments: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
            "params": {"name": name, "arguments": arguments}})
 }

@@ -70,7 +70,81 @@ async fn transcript(app: &TestApp) -> Vec<(u16, String)> {
     safe_writes(app, &mut out).await;
     live_changes(app, &mut out).await;
     recurring(app, &mut out).await;
+    mcp(app, &mut out).await;
     out
+}
+
+/// The MCP tools: each one, refusals included. A result is recorded as its
+/// summary text and structured content (the JSON text beside them must be the
+/// same structured content).
+async fn mcp(app: &TestApp, out: &mut Vec<(u16, String)>) {
+    use crate::mcp::{call, tool_call};
+    let agent = TestUser::new("agent");
+    let calls = [
+        (
+            "add_task",
+            json!({"user_id": "agent", "title": "Buy milk", "priority": "high",
+                            "tags": ["Errands"], "due": {"datetime": "2026-12-24T09:00", "time_zone": "Europe/Berlin"}}),
+        ),
+        (
+            "add_task",
+            json!({"user_id": "agent", "title": "Water plants", "due": {"date": "2026-12-01"},
+                            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"}}),
+        ),
+        (
+            "list_tasks",
+            json!({"user_id": "agent", "sort": "title", "limit": 1, "include_total": true}),
+        ),
+        (
+            "list_tasks",
+            json!({"user_id": "agent", "status": "pending", "priority": ["high"], "due": "any"}),
+        ),
+        ("complete_task", json!({"user_id": "agent", "task_id": "B"})),
+        (
+            "complete_task",
+            json!({"user_id": "agent", "task_id": "A", "completed": false}),
+        ),
+        (
+            "update_task",
+            json!({"user_id": "agent", "task_id": "A", "title": "Buy oat milk", "due": null}),
+        ),
+        (
+            "update_task",
+            json!({"user_id": "agent", "task_id": "A", "title": "", "expected_version": 1}),
+        ),
+        ("delete_task", json!({"user_id": "agent", "task_id": "A"})),
+        ("delete_task", json!({"user_id": "agent", "task_id": "A"})),
+        ("add_task", json!({"user_id": "agent", "title": 5})),
+        ("list_tasks", json!({"user_id": "alice"})),
+    ];
+    let mut ids = Vec::new();
+    for (name, mut arguments) in calls {
+        // "A" and "B": the tasks the first two calls created.
+        if let Some(task) = arguments["task_id"].as_str() {
+            arguments["task_id"] = json!(ids[usize::from(task == "B")]);
+        }
+        let (status, body) = call(
+            app,
+            Some(&agent.token),
+            "localhost",
+            &tool_call(name, arguments),
+        )
+        .await;
+        let result = &body["result"];
+        if name == "add_task" && result["isError"] == false {
+            ids.push(result["structuredContent"]["task_id"].as_i64().unwrap());
+        }
+        let mut structured = result["structuredContent"].clone();
+        if let Some(json_text) = result["content"][1]["text"].as_str() {
+            assert_eq!(
+                serde_json::from_str::<Value>(json_text).unwrap(),
+                structured
+            );
+        }
+        normalize(&mut structured);
+        let summary = json!([result["isError"], result["content"][0]["text"], structured]);
+        out.push((status.as_u16(), summary.to_string()));
+    }
 }
 
 /// 1.4: rules advanced in place across DST, a series that ends, the
