@@ -11,6 +11,7 @@
 //! can never do what the user could not. The tools carry no query of their own.
 
 mod rest;
+mod schema;
 mod tools;
 
 use std::sync::Arc;
@@ -62,8 +63,9 @@ pub fn endpoint(
     } else {
         config.with_allowed_hosts(allowed_hosts.iter().cloned())
     };
+    let tools = tools::TaskTools::new(rest);
     let service = StreamableHttpService::new(
-        move || Ok(tools::TaskTools::new(rest.clone())),
+        move || Ok(tools.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );

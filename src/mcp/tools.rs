@@ -7,6 +7,8 @@
 //! then sent on as the REST request they stand for; whatever the REST API
 //! refuses comes back as a tool error with its reasons, for the model to read.
 
+use std::sync::Arc;
+
 use poem::http::{Method, request::Parts};
 use rmcp::{
     ErrorData, ServerHandler,
@@ -18,15 +20,18 @@ use rmcp::{
     model::{
         CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
     },
-    schemars::{self, JsonSchema},
+    schemars::JsonSchema,
     tool, tool_handler, tool_router,
 };
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 
 use super::{
     Caller,
     rest::{Call, Reply, Rest},
+    schema::{
+        AddTask, CompleteTask, DeleteTask, Done, ListTasks, TaskPage, TaskResult, UpdateTask,
+    },
 };
 
 /// What a tool answers: its result, or a tool error for the model to read.
@@ -35,231 +40,8 @@ type Outcome = Result<CallToolResult, CallToolResult>;
 #[derive(Clone)]
 pub struct TaskTools {
     rest: Rest,
-    tool_router: ToolRouter<Self>,
-}
-
-#[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum Priority {
-    None,
-    Low,
-    Medium,
-    High,
-}
-
-#[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum StatusFilter {
-    All,
-    Pending,
-    Completed,
-}
-
-#[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum DueWindow {
-    Overdue,
-    Today,
-    Week,
-    None,
-    Any,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum RepeatFrom {
-    Due,
-    Completion,
-}
-
-/// When the task is due: `{"date": "2026-12-24"}` (all day) or
-/// `{"datetime": "2026-12-24T09:00", "time_zone": "Europe/Berlin"}`.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Checked here, read by the REST API.
-struct Due {
-    /// All-day date, `YYYY-MM-DD`.
-    date: Option<String>,
-    /// `YYYY-MM-DDTHH:MM[:SS]`, wall clock; with `Z` or `±HH:MM` an instant.
-    datetime: Option<String>,
-    /// IANA time zone name, e.g. `Europe/Berlin`; required with a `datetime` without offset.
-    time_zone: Option<String>,
-}
-
-/// How the task repeats (it needs a `due`).
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Recurrence {
-    /// An RFC 5545 RRULE without DTSTART, e.g. `FREQ=WEEKLY;BYDAY=MO,TH`.
-    rrule: String,
-    /// Count the next occurrence from the `due` (default) or from completion.
-    repeat_from: Option<RepeatFrom>,
-}
-
-/// A reminder: `{"before": "PT15M"}` (before the due) or `{"at": "2026-12-24T08:00:00Z"}`.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Reminder {
-    /// An ISO 8601 duration before the due's instant, e.g. `PT15M`, `P1D`.
-    before: Option<String>,
-    /// An RFC 3339 instant.
-    at: Option<String>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct AddTask {
-    /// The signed-in user's id: must be the subject of the bearer token.
-    user_id: String,
-    /// 1–200 characters.
-    title: String,
-    /// Up to 1000 characters.
-    description: Option<String>,
-    /// Default `none`.
-    priority: Option<Priority>,
-    /// Up to 20 tags, each 1–50 characters; stored trimmed and lower case.
-    tags: Option<Vec<String>>,
-    due: Option<Due>,
-    recurrence: Option<Recurrence>,
-    /// Up to 5.
-    reminders: Option<Vec<Reminder>>,
-    /// Makes a retry safe: the same key with the same arguments creates the task
-    /// once and answers the first result again. A new key (a UUID) per user action.
-    idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct ListTasks {
-    /// The signed-in user's id: must be the subject of the bearer token.
-    user_id: String,
-    /// `all` (default), `pending` or `completed`.
-    status: Option<StatusFilter>,
-    /// Tasks with any of these priorities.
-    priority: Option<Vec<Priority>>,
-    /// Tasks carrying all of these tags (at most 20).
-    tags: Option<Vec<String>>,
-    /// Relative to today in `tz`: `overdue`, `today`, `week` (today and the next
-    /// 6 days), `none` (no due date), `any` (has one).
-    due: Option<DueWindow>,
-    /// The IANA time zone `due`, `due_from` and `due_to` are read in (default UTC).
-    tz: Option<String>,
-    /// Due on or after this date (`2026-12-01`) or RFC 3339 instant.
-    due_from: Option<String>,
-    /// Due before this date or instant (exclusive).
-    due_to: Option<String>,
-    /// Text in the title or description, ignoring case.
-    search: Option<String>,
-    /// Comma-separated `key[:asc|:desc]` (`created`, `updated`, `title`,
-    /// `priority`, `due`, `status`), e.g. `due,priority:desc`. Default `created`.
-    sort: Option<String>,
-    /// Most tasks to return, 1–500 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous result, to get the page after it (with the
-    /// same filters and sort).
-    cursor: Option<String>,
-    /// `true`: also count all matching tasks (`total`).
-    include_total: Option<bool>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct CompleteTask {
-    /// The signed-in user's id: must be the subject of the bearer token.
-    user_id: String,
-    /// The task's id (`task_id` of add_task, `id` in list_tasks).
-    task_id: i64,
-    /// `true` (default) marks it done; `false` reopens it. Completing a recurring
-    /// task moves it to its next occurrence instead.
-    completed: Option<bool>,
-    /// The task's `version` as last seen: the change applies only if nobody
-    /// changed the task since.
-    expected_version: Option<i64>,
-    /// Makes a retry safe (see add_task).
-    idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct UpdateTask {
-    /// The signed-in user's id: must be the subject of the bearer token.
-    user_id: String,
-    /// The task's id.
-    task_id: i64,
-    /// 1–200 characters.
-    title: Option<String>,
-    /// Up to 1000 characters; `null` clears it.
-    description: Option<String>,
-    priority: Option<Priority>,
-    /// Replaces the tags; `[]` clears them.
-    tags: Option<Vec<String>>,
-    /// `null` clears it.
-    due: Option<Due>,
-    /// `null` makes the task a one-off.
-    recurrence: Option<Recurrence>,
-    /// Replaces the reminders; `[]` clears them.
-    reminders: Option<Vec<Reminder>>,
-    /// The task's `version` as last seen: the change applies only if nobody
-    /// changed the task since.
-    expected_version: Option<i64>,
-    /// Makes a retry safe (see add_task).
-    idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct DeleteTask {
-    /// The signed-in user's id: must be the subject of the bearer token.
-    user_id: String,
-    /// The task's id.
-    task_id: i64,
-    /// The task's `version` as last seen: deleted only if nobody changed it since.
-    expected_version: Option<i64>,
-    /// Makes a retry safe (see add_task).
-    idempotency_key: Option<String>,
-}
-
-/// What happened to one task.
-#[derive(Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum Done {
-    Created,
-    Updated,
-    Completed,
-    Reopened,
-    Deleted,
-}
-
-/// The result of a write to one task.
-#[derive(Serialize, JsonSchema)]
-struct TaskResult {
-    task_id: i64,
-    status: Done,
-    /// The task's title (`null` only for a replayed delete of a task since purged).
-    title: Option<String>,
-    /// The task as the REST API returns it (the contract's `Task`); `null` after a delete.
-    task: Option<Map<String, Value>>,
-    /// `true` when this is the stored result of an earlier call with the same
-    /// `idempotency_key`: nothing changed this time.
-    replayed: bool,
-}
-
-/// A page of tasks.
-#[derive(Serialize, JsonSchema)]
-struct TaskPage {
-    /// The tasks, each as the REST API returns it (the contract's `Task`).
-    tasks: Vec<Map<String, Value>>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
-    next_cursor: Option<String>,
-    /// All matching tasks, when `include_total` was `true`.
-    total: Option<u64>,
+    /// Built once: the SDK makes a handler per request (stateless), by cloning this one.
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 #[tool_router]
@@ -267,14 +49,14 @@ impl TaskTools {
     pub fn new(rest: Rest) -> Self {
         Self {
             rest,
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 
     /// Create a task for the user. Answers its `task_id` and the whole task.
     #[tool(
         input_schema = input::<AddTask>(),
-        output_schema = schema_for_output::<TaskResult>(),
+        output_schema = output::<TaskResult>(),
         annotations(
             title = "Add a task",
             read_only_hint = false,
@@ -302,7 +84,7 @@ impl TaskTools {
     /// `next_cursor` when more follow.
     #[tool(
         input_schema = input::<ListTasks>(),
-        output_schema = schema_for_output::<TaskPage>(),
+        output_schema = output::<TaskPage>(),
         annotations(
             title = "List tasks",
             read_only_hint = true,
@@ -319,8 +101,12 @@ impl TaskTools {
         let tool = async |rest: &Rest, caller: &Caller, args: ListTasks, _: JsonObject| {
             let mut call = Call::new(Method::GET, "/tasks".to_owned());
             call.query = list_query(args);
-            let reply = rest.send(caller, call).await;
-            let Some(tasks) = reply.is_success().then(|| objects(&reply.body)).flatten() else {
+            let mut reply = rest.send(caller, call).await;
+            let Some(tasks) = reply
+                .is_success()
+                .then(|| objects(reply.body.take()))
+                .flatten()
+            else {
                 return Err(tool_error(&reply));
             };
             let mut text = match tasks.len() {
@@ -349,7 +135,7 @@ impl TaskTools {
     /// task moves to its next occurrence and stays pending.
     #[tool(
         input_schema = input::<CompleteTask>(),
-        output_schema = schema_for_output::<TaskResult>(),
+        output_schema = output::<TaskResult>(),
         annotations(
             title = "Complete a task",
             read_only_hint = false,
@@ -383,7 +169,7 @@ impl TaskTools {
     /// Change some of a task's fields: only those given change.
     #[tool(
         input_schema = input::<UpdateTask>(),
-        output_schema = schema_for_output::<TaskResult>(),
+        output_schema = output::<TaskResult>(),
         annotations(
             title = "Update a task",
             read_only_hint = false,
@@ -412,7 +198,7 @@ impl TaskTools {
     /// until it is purged.
     #[tool(
         input_schema = input::<DeleteTask>(),
-        output_schema = schema_for_output::<TaskResult>(),
+        output_schema = output::<TaskResult>(),
         annotations(
             title = "Delete a task",
             read_only_hint = false,
@@ -638,10 +424,16 @@ fn task_line(task: &Map<String, Value>) -> String {
 }
 
 /// The objects of a JSON array.
-fn objects(body: &Value) -> Option<Vec<Map<String, Value>>> {
-    body.as_array()?
-        .iter()
-        .map(|task| task.as_object().cloned())
+fn objects(body: Value) -> Option<Vec<Map<String, Value>>> {
+    let Value::Array(items) = body else {
+        return None;
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(object) => Some(object),
+            _ => None,
+        })
         .collect()
 }
 
@@ -679,6 +471,37 @@ impl ServerHandler for TaskTools {
 }
 
 /// The input schema of `T`, checked by the SDK.
-fn input<T: JsonSchema + 'static>() -> std::sync::Arc<JsonObject> {
-    schema_for_input::<T>().unwrap_or_else(|err| panic!("input schema: {err}"))
+fn input<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    standard(&schema_for_input::<T>().unwrap_or_else(|err| panic!("input schema: {err}")))
+}
+
+fn output<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    standard(&schema_for_output::<T>())
+}
+
+/// `schema` without schemars' integer formats (`int64`, `uint32`, …): they
+/// are not JSON Schema's, and validators warn about them or refuse them.
+fn standard(schema: &JsonObject) -> Arc<JsonObject> {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if map
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .is_some_and(|format| format.starts_with("int") || format.starts_with("uint"))
+                {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut value = Value::Object(schema.clone());
+    strip(&mut value);
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => unreachable!("a schema object stays an object"),
+    }
 }

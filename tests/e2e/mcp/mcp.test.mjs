@@ -125,6 +125,8 @@ for (const [era, mode, version] of ERAS) {
         assert.equal(tool.inputSchema.additionalProperties, false, `${tool.name} names its arguments`);
         assert.equal(tool.outputSchema?.type, 'object', `${tool.name} has an output schema`);
         assert.equal(tool.annotations.openWorldHint, false);
+        // Only JSON Schema's own formats: validators refuse or warn about others.
+        assert.doesNotMatch(JSON.stringify([tool.inputSchema, tool.outputSchema]), /"format":"u?int/);
       }
       const hints = (name) => {
         const a = byName[name].annotations;
