@@ -96,7 +96,10 @@ fn main() -> ExitCode {
                     "tokio_postgres::query=info"
                         .parse()
                         .expect("a valid directive"),
-                ),
+                )
+                // rmcp logs every MCP request and result at debug (task
+                // contents, tool arguments): kept out the same way.
+                .add_directive("rmcp=info".parse().expect("a valid directive")),
         )
         .with_ansi(std::io::stdout().is_terminal())
         .init();

@@ -29,14 +29,18 @@ use super::problem::ApiError;
 /// The methods a browser page may use cross-origin. (`HEAD` needs no listing:
 /// like `GET` and `POST`, the browser allows it whatever the list says.)
 const ALLOW_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-/// The request headers it may send: lowercase, as browsers list them.
-const ALLOW_HEADERS: [&str; 6] = [
+/// The request headers it may send: lowercase, as browsers list them. The
+/// `mcp-*` ones are what MCP clients send to `/mcp`.
+const ALLOW_HEADERS: [&str; 9] = [
     "authorization",
     "content-type",
     "idempotency-key",
     "if-match",
     "if-none-match",
     "last-event-id",
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
 ];
 /// The response headers it may read besides the CORS-safelisted ones.
 const EXPOSE_HEADERS: &str =

@@ -172,7 +172,7 @@ backend_tests! {
         allowed.expect(200);
         assert_eq!(allowed.header("access-control-allow-origin"), Some(FRONTEND));
         assert_eq!(allowed.header("access-control-allow-methods"), Some("GET, POST, PUT, PATCH, DELETE"));
-        assert_eq!(allowed.header("access-control-allow-headers"), Some("authorization, content-type, idempotency-key, if-match, if-none-match, last-event-id"));
+        assert_eq!(allowed.header("access-control-allow-headers"), Some("authorization, content-type, idempotency-key, if-match, if-none-match, last-event-id, mcp-method, mcp-name, mcp-protocol-version"));
         assert_eq!(allowed.header("access-control-max-age"), Some("3600"));
         assert_eq!(allowed.header("vary"), Some("Origin"));
     }

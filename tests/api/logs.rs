@@ -39,6 +39,28 @@ async fn at_trace_no_task_content_or_token_is_logged(env: &[(&str, &str)]) {
         .await
         .unwrap();
     assert!(listed.text().await.unwrap().contains(title));
+    // The same through the MCP tools.
+    let (mcp_title, mcp_description) = ("Visit to Dr Almeida", "blood test results");
+    for (id, tool, arguments) in [
+        (
+            1,
+            "add_task",
+            json!({"user_id": "alice", "title": mcp_title, "description": mcp_description}),
+        ),
+        (2, "list_tasks", json!({"user_id": "alice"})),
+    ] {
+        let answer = http
+            .post(server.url("/mcp"))
+            .bearer_auth(&alice.token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": tool, "arguments": arguments}}))
+            .send()
+            .await
+            .unwrap();
+        let answer = answer.text().await.unwrap();
+        assert!(answer.contains(mcp_title), "{tool}: {answer}");
+    }
 
     let (code, log) = server.terminate();
     assert_eq!(code, 0);
@@ -47,7 +69,7 @@ async fn at_trace_no_task_content_or_token_is_logged(env: &[(&str, &str)]) {
         log.contains("TRACE") || log.contains("DEBUG"),
         "the server really logged below info:\n{log}"
     );
-    for secret in [title, description, &alice.token] {
+    for secret in [title, description, mcp_title, mcp_description, &alice.token] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
         assert!(
             !log.contains(&as_debug_bytes(secret)),

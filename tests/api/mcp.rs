@@ -167,6 +167,17 @@ fn two_instances(env: &[(&str, &str)]) -> (Server, Server) {
     (first, second)
 }
 
+/// SIGTERM ends each instance with exit code 0, and neither logged an error
+/// (a tool call the SDK could not serve would have).
+fn stop_cleanly(first: Server, second: Server) {
+    for server in [first, second] {
+        let (code, log) = server.terminate();
+        assert_eq!(code, 0, "{}", log.join("\n"));
+        let errors: Vec<&String> = log.iter().filter(|line| line.contains("ERROR")).collect();
+        assert!(errors.is_empty(), "errors logged: {errors:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_typescript_mcp_sdk_drives_two_instances_on_postgres() {
     if installed(
@@ -190,6 +201,7 @@ async fn the_typescript_mcp_sdk_drives_two_instances_on_postgres() {
     let summary = tokio::task::spawn_blocking(move || run_sdk_suite(&urls))
         .await
         .unwrap();
+    stop_cleanly(first, second);
     if let Some(summary) = summary {
         report(&format!(
             "MCP TypeScript SDK, PostgreSQL, 2 instances: {summary}"
@@ -215,6 +227,7 @@ async fn the_typescript_mcp_sdk_drives_two_instances_on_sqlite() {
     let summary = tokio::task::spawn_blocking(move || run_sdk_suite(&urls))
         .await
         .unwrap();
+    stop_cleanly(first, second);
     if let Some(summary) = summary {
         report(&format!(
             "MCP TypeScript SDK, SQLite, 2 instances: {summary}"
