@@ -54,12 +54,14 @@ pub fn build_app(
         state.live.stop.child_token(),
     );
     let docs = api::docs::swagger_ui_page(&service.swagger_ui_html());
+    let redoc = api::docs::redoc_page(&service.redoc_html());
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
 
     Route::new()
         .nest("/", service)
         .at("/docs", make_sync(move |_| Html(docs.clone())))
+        .at("/redoc", make_sync(move |_| Html(redoc.clone())))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .at("/mcp", mcp)

@@ -1,4 +1,5 @@
-//! The Swagger UI page served at `/docs`: poem-openapi's, with one display fix.
+//! The docs pages: Swagger UI at `/docs` (poem-openapi's, with one display
+//! fix) and Redoc at `/redoc` (poem-openapi's, made offline).
 
 /// The Swagger UI that poem-openapi bundles prints a schema's `example` in
 /// its "Schema" views with `String(value)`: an object example (every one of
@@ -40,6 +41,18 @@ pub fn swagger_ui_page(html: &str) -> String {
     }
 }
 
+/// The Redoc page, from poem-openapi's `redoc_html()` (Redoc's script and the
+/// spec inline), without the web fonts it links from Google: the page then
+/// needs nothing from outside the server, and Redoc falls back to the
+/// browser's sans-serif.
+pub fn redoc_page(html: &str) -> String {
+    html.lines()
+        .filter(|line| !line.contains("fonts.googleapis.com"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replacen("<title>Redoc</title>", "<title>Todo API (Redoc)</title>", 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +69,14 @@ mod tests {
             "right after the bundle"
         );
         assert!(after.starts_with("</head>") && after.contains("SwaggerUIBundle({"));
+    }
+
+    #[test]
+    fn the_redoc_page_links_nothing_outside_the_server() {
+        let page = redoc_page(&crate::api::service().redoc_html());
+        assert!(page.contains("Redoc.init(") && page.contains("\"openapi\""));
+        for tag in ["<link", "<script src", "@import"] {
+            assert!(!page.contains(tag), "{tag} in the Redoc page");
+        }
     }
 }

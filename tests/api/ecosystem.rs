@@ -505,3 +505,39 @@ async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
         screenshot.display()
     ));
 }
+
+#[tokio::test]
+async fn redoc_renders_the_contract_offline_in_chromium() {
+    let Some(dir) = installed(
+        "tests/e2e/swagger-ui",
+        "node_modules/playwright-core/package.json",
+        "npm ci",
+    ) else {
+        return;
+    };
+    if !Path::new("/usr/bin/chromium").exists() {
+        let _: Option<()> = postgres::skip_or_fail(
+            "no Chromium",
+            "Chromium is not installed (apt-get install chromium)",
+        );
+        return;
+    }
+    let Some(live) = LiveServer::start().await else {
+        return;
+    };
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("artifacts/redoc.png");
+    std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
+    let mut command = npm(&dir, &["run", "--silent", "test:redoc"]);
+    live.env(&mut command);
+    command.env("SCREENSHOT", &screenshot);
+    let output = run_ok(&mut command);
+    assert!(
+        screenshot.is_file(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+    report(output.lines().last().unwrap_or_default());
+}
