@@ -14,8 +14,16 @@ use poem::{
 };
 use poem_openapi::OperationId;
 
+use tracing::Instrument;
+
 use crate::{
-    api::{self, AppState, cors::Cors, operations::Operations, problem},
+    api::{
+        self, AppState,
+        cors::Cors,
+        operations::Operations,
+        problem,
+        request_id::{self, RequestId},
+    },
     mcp,
 };
 
@@ -149,13 +157,33 @@ fn respond<'a, T: IntoResponse>(
 
 /// Renders every error, from any layer, as problem JSON, then writes one log
 /// line per request: method, route template, status, latency. Never a header
-/// (so never a token) and never a raw path (it may hold anything).
+/// (so never a token) and never a raw path (it may hold anything). Everything
+/// logged while the request runs is in its span, which carries its
+/// `X-Request-Id`; the response carries it back.
 async fn handle<E: Endpoint>(
+    next: Arc<E>,
+    mut req: Request,
+    operations: Arc<Operations>,
+    timeout: Duration,
+) -> poem::Result<Response> {
+    let request_id = RequestId::of(&req);
+    let span = tracing::info_span!("request", request_id = %request_id.as_str());
+    req.extensions_mut().insert(request_id.clone());
+    let mut response = handle_in_span(next, req, operations, timeout)
+        .instrument(span)
+        .await;
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, request_id.header_value());
+    Ok(response)
+}
+
+async fn handle_in_span<E: Endpoint>(
     next: Arc<E>,
     req: Request,
     operations: Arc<Operations>,
     timeout: Duration,
-) -> poem::Result<Response> {
+) -> Response {
     let method = req.method().clone();
     let uri = req.uri().clone();
     let started = Instant::now();
@@ -172,5 +200,5 @@ async fn handle<E: Endpoint>(
         status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
     );
-    Ok(response)
+    response
 }

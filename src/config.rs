@@ -52,6 +52,29 @@ pub const DEFAULT_MAX_TASKS_PER_USER: u32 = 10_000;
 /// Where tasks are stored when no database URL is set.
 pub const DEFAULT_SQLITE_PATH: &str = "./data/todo.db";
 
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    Text,
+    /// One JSON object per line, the request's span fields at the top level.
+    Json,
+}
+
+impl LogFormat {
+    /// Read before the rest of the configuration: logging starts first.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match lookup("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("") | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(_) => Err(ConfigError::Invalid {
+                var: "LOG_FORMAT",
+                reason: "must be `text` or `json`".to_owned(),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,

@@ -3,7 +3,7 @@ use std::{io::IsTerminal, process::ExitCode};
 use clap::{Parser, Subcommand, ValueEnum};
 use todo_api::{
     api, auth,
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, LogFormat},
     server,
 };
 use tracing_subscriber::EnvFilter;
@@ -85,24 +85,38 @@ fn main() -> ExitCode {
 
     // A missing .env is normal; variables already set win over it.
     let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info"))
-                // tokio-postgres logs every statement's parameters at debug:
-                // task titles and descriptions. They stay out of the log
-                // whatever RUST_LOG asks for.
-                .add_directive(
-                    "tokio_postgres::query=info"
-                        .parse()
-                        .expect("a valid directive"),
-                )
-                // rmcp logs every MCP request and result at debug (task
-                // contents, tool arguments): kept out the same way.
-                .add_directive("rmcp=info".parse().expect("a valid directive")),
+    let log_format = match LogFormat::from_lookup(|name| std::env::var(name).ok()) {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("todo-api: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // tokio-postgres logs every statement's parameters at debug:
+        // task titles and descriptions. They stay out of the log
+        // whatever RUST_LOG asks for.
+        .add_directive(
+            "tokio_postgres::query=info"
+                .parse()
+                .expect("a valid directive"),
         )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+        // rmcp logs every MCP request and result at debug (task
+        // contents, tool arguments): kept out the same way.
+        .add_directive("rmcp=info".parse().expect("a valid directive"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        // The event's fields at the top level of each line; the request's
+        // span (with its `request_id`) under "span".
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -43,8 +43,7 @@ const ALLOW_HEADERS: [&str; 9] = [
     "mcp-protocol-version",
 ];
 /// The response headers it may read besides the CORS-safelisted ones.
-const EXPOSE_HEADERS: &str =
-    "etag, idempotent-replayed, link, location, retry-after, www-authenticate, x-total-count";
+const EXPOSE_HEADERS: &str = "etag, idempotent-replayed, link, location, retry-after, www-authenticate, x-request-id, x-total-count";
 /// How long the browser may cache an accepted preflight, in seconds.
 const MAX_AGE_SECS: &str = "3600";
 

@@ -8,6 +8,7 @@ mod health;
 pub mod operations;
 mod payload;
 pub mod problem;
+pub mod request_id;
 mod schema;
 mod security;
 mod tasks;

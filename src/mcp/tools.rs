@@ -26,6 +26,8 @@ use rmcp::{
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 
+use crate::api::request_id::RequestId;
+
 use super::{
     Caller,
     rest::{Call, Reply, Rest},
@@ -288,8 +290,14 @@ impl TaskTools {
             },
         };
         let failed = result.is_err();
+        // The SDK runs tools outside the request's span: its id is named here.
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map_or("-", RequestId::as_str);
         tracing::info!(
             target: "todo_api::mcp",
+            %request_id,
             tool = name,
             error = failed,
             latency_us = started.elapsed().as_micros() as u64,

@@ -91,3 +91,66 @@ async fn postgres_at_trace_no_task_content_or_token_is_logged() {
     let database = server.create_database().await;
     at_trace_no_task_content_or_token_is_logged(&[("DATABASE_URL", &database.url)]).await;
 }
+
+/// `X-Request-Id`: a sane one is returned and on the request's log line, a
+/// forged or oversized one is replaced by a UUID, none gets a UUID; every
+/// response has one, errors included. With `LOG_FORMAT=json` each line is a
+/// JSON object whose span carries the id.
+#[tokio::test]
+async fn request_ids_are_returned_and_on_every_line_of_their_request() {
+    for format in ["text", "json"] {
+        let server = Server::start(
+            &scratch_dir(),
+            &[("BETTER_AUTH_SECRET", SECRET), ("LOG_FORMAT", format)],
+        );
+        let alice = TestUser::new("alice");
+        let http = reqwest::Client::new();
+        let id_of = async |path: &str, sent: Option<&str>| {
+            let mut request = http.get(server.url(path)).bearer_auth(&alice.token);
+            if let Some(sent) = sent {
+                request = request.header("x-request-id", sent);
+            }
+            let response = request.send().await.unwrap();
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            id_of("/api/alice/tasks", Some("client-7f3a")).await,
+            "client-7f3a"
+        );
+        assert_eq!(
+            id_of("/api/bob/tasks", Some("forbidden-1")).await,
+            "forbidden-1"
+        );
+        let long = "x".repeat(129);
+        for forged in [Some("a\"b=c"), Some(long.as_str()), None] {
+            let id = id_of("/api/alice/tasks", forged).await;
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{forged:?} → {id}");
+        }
+        let (code, log) = server.terminate();
+        assert_eq!(code, 0);
+        let lines: Vec<&String> = log
+            .iter()
+            .filter(|line| line.contains("todo_api::request"))
+            .collect();
+        assert_eq!(lines.len(), 5, "one line per request:\n{log:?}");
+        for (line, id) in lines.iter().zip(["client-7f3a", "forbidden-1"]) {
+            match format {
+                "json" => {
+                    let line: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+                    assert_eq!(line["span"]["request_id"], id, "{line}");
+                    assert_eq!(line["target"], "todo_api::request");
+                }
+                _ => assert!(line.contains(&format!("request_id={id}")), "{line}"),
+            }
+        }
+        if format == "json" {
+            for line in &log {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+            }
+        }
+    }
+}

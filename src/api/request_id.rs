@@ -1,0 +1,74 @@
+//! `X-Request-Id`: the one a request brings, when it is a sane one, or a new
+//! UUID; returned on the response and a field of every log line of the
+//! request (the request's span), so a client's report finds its lines.
+
+use poem::{Request, http::HeaderValue};
+
+/// The header, lowercase as HTTP/2 and poem's map have it.
+pub const HEADER: &str = "x-request-id";
+
+/// Longest id taken from a request; a longer one is replaced.
+const MAX_LEN: usize = 128;
+
+/// A request's id: visible ASCII without spaces, quotes, commas or
+/// backslashes, at most 128 bytes (nothing that could forge a log field or
+/// split a header).
+#[derive(Clone, Debug)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The request's own id if it is acceptable, else a new one.
+    pub fn of(request: &Request) -> Self {
+        request
+            .headers()
+            .get(HEADER)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| Self::acceptable(id))
+            .map(|id| Self(id.to_owned()))
+            .unwrap_or_else(|| Self(uuid::Uuid::new_v4().to_string()))
+    }
+
+    fn acceptable(id: &str) -> bool {
+        (1..=MAX_LEN).contains(&id.len())
+            && id.bytes().all(|b| {
+                b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b',' | b'\\' | b'=' | b';')
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_str(&self.0).expect("only visible ASCII is kept")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id_for(value: &str) -> String {
+        let request = Request::builder().header(HEADER, value).finish();
+        RequestId::of(&request).0
+    }
+
+    #[test]
+    fn a_sane_id_is_kept_and_anything_else_replaced() {
+        for kept in [
+            "abc-123",
+            "7b0c2f7e-9b1d-4c4e-8f57-2f4d1c6a9e10",
+            "trace:01/x_y.z@host+1",
+        ] {
+            assert_eq!(id_for(kept), kept);
+        }
+        let long = "a".repeat(MAX_LEN + 1);
+        for replaced in ["", "a b", "x\"y", "a=b", "a,b", "é", long.as_str()] {
+            let id = id_for(replaced);
+            assert_ne!(id, replaced);
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        }
+        let none = RequestId::of(&Request::builder().finish());
+        assert!(uuid::Uuid::parse_str(none.as_str()).is_ok());
+    }
+}
