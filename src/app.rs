@@ -24,7 +24,7 @@ use crate::{
         problem,
         request_id::{self, RequestId},
     },
-    mcp,
+    mcp, telemetry,
 };
 
 /// The REST operations alone, errors rendered as problem JSON: what the MCP
@@ -63,11 +63,23 @@ pub fn build_app(
     );
     let docs = api::docs::swagger_ui_page(&service.swagger_ui_html());
     let redoc = api::docs::redoc_page(&service.redoc_html());
+    let metrics = state.metrics.clone().map(|recorder| {
+        let (db, live) = (state.db.clone(), state.live.clone());
+        make_sync(move |_| {
+            Response::builder()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .body(telemetry::render(&recorder, &db, &live))
+        })
+    });
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
 
-    Route::new()
-        .nest("/", service)
+    let routes = Route::new().nest("/", service);
+    let routes = match metrics {
+        Some(metrics) => routes.at("/metrics", metrics),
+        None => routes,
+    };
+    routes
         .at("/docs", make_sync(move |_| Html(docs.clone())))
         .at("/redoc", make_sync(move |_| Html(redoc.clone())))
         .at("/openapi.json", spec_json)
@@ -129,20 +141,20 @@ fn respond<'a, T: IntoResponse>(
     outcome: poem::Result<T>,
     operations: &'a Operations,
     path: &str,
-) -> (Response, Option<&'a api::operations::Operation>) {
+) -> (
+    Response,
+    Option<(&'static str, &'a api::operations::Operation)>,
+) {
+    let known = |id: Option<&OperationId>| id.and_then(|id| Some((id.0, operations.get(id.0)?)));
     match outcome {
         Ok(output) => {
             let response = output.into_response();
-            let operation = response
-                .data::<OperationId>()
-                .and_then(|id| operations.get(id.0));
+            let operation = known(response.data::<OperationId>());
             (response, operation)
         }
         Err(err) => {
-            let operation = err
-                .data::<OperationId>()
-                .and_then(|id| operations.get(id.0));
-            let mut response = problem::render(err, operation);
+            let operation = known(err.data::<OperationId>());
+            let mut response = problem::render(err, operation.map(|(_, op)| op));
             if response.status() == StatusCode::METHOD_NOT_ALLOWED
                 && let Some(allowed) = operations.allowed_methods(path)
                 && let Ok(allowed) = HeaderValue::from_str(allowed)
@@ -189,16 +201,30 @@ async fn handle_in_span<E: Endpoint>(
     let started = Instant::now();
     let outcome = run(&*next, req, timeout).await;
     let (response, operation) = respond(outcome, &operations, uri.path());
+    let elapsed = started.elapsed();
+    let (operation_id, route) = match operation {
+        Some((id, op)) => (id, op.template.as_str()),
+        None => (outside_the_contract(uri.path()), "-"),
+    };
+    let route = if uri.path() == "/mcp" { "/mcp" } else { route };
+    telemetry::request(operation_id, response.status().as_u16(), elapsed);
     tracing::info!(
         target: "todo_api::request",
         %method,
-        route = operation.map_or(
-            // Not an OpenAPI operation, but a route all the same.
-            if uri.path() == "/mcp" { "/mcp" } else { "-" },
-            |op| op.template.as_str()
-        ),
+        route,
         status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = elapsed.as_micros() as u64,
     );
     response
+}
+
+/// The metrics label of a route that is not an OpenAPI operation: one of a
+/// few names, never the path itself.
+fn outside_the_contract(path: &str) -> &'static str {
+    match path {
+        "/mcp" => "mcp",
+        "/metrics" => "metrics",
+        "/" | "/docs" | "/redoc" | "/openapi.json" | "/openapi.yaml" => "docs",
+        _ => "unmatched",
+    }
 }

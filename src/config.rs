@@ -84,6 +84,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// The `Host` values `/mcp` answers (`MCP_ALLOWED_HOSTS`); `*` is any.
     pub mcp_allowed_hosts: Vec<String>,
+    /// Whether `/metrics` is served (`METRICS_ENABLED`).
+    pub metrics_enabled: bool,
     pub pool: PoolSettings,
     /// How long start-up keeps retrying the first connection (a suspended
     /// Neon compute takes seconds to wake).
@@ -195,6 +197,7 @@ impl Config {
             port: parse_or(&var, "PORT", 8000)?,
             cors_origins,
             mcp_allowed_hosts,
+            metrics_enabled: parse_or(&var, "METRICS_ENABLED", true)?,
             pool: PoolSettings {
                 max_size: parse_or(&var, "DB_POOL_SIZE", 16)?,
                 timeout: Duration::from_secs(parse_or(&var, "DB_TIMEOUT_SECS", 5)?),

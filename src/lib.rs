@@ -12,3 +12,4 @@ pub mod domain;
 pub mod live;
 pub mod mcp;
 pub mod server;
+pub mod telemetry;

@@ -38,6 +38,8 @@ pub struct AppState {
     pub live: Live,
     /// Wakes the reminder poller after a write of a task with reminders.
     pub reminders: crate::server::reminders::ReminderClock,
+    /// What `/metrics` renders; `None` when metrics are off (`METRICS_ENABLED=false`).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 #[derive(Tags)]

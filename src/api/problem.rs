@@ -146,10 +146,12 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Unavailable(cause) => {
+                crate::telemetry::db_error("unavailable");
                 tracing::warn!(%cause, "database unavailable");
                 Self::Unavailable
             }
             DbError::Query(cause) => {
+                crate::telemetry::db_error("query");
                 tracing::error!(error = ?cause, "database query failed");
                 Self::Internal
             }

@@ -385,6 +385,15 @@ fn sqlite_open_error(path: &str, message: &str) -> OpenError {
     })
 }
 
+/// The pool's state, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub in_use: usize,
+    pub waiting: usize,
+}
+
 #[derive(Clone)]
 pub(crate) enum Pools {
     /// With how its connections are made, for start-up's own (which say why
@@ -515,6 +524,20 @@ impl Database {
     /// Where the data is, for logs (never a password).
     pub fn summary(&self) -> &str {
         &self.summary
+    }
+
+    /// The pool now: connections open, in use, and requests waiting for one.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = match &self.pools {
+            Pools::Postgres(pool, _) => pool.status(),
+            Pools::Sqlite(pool) => pool.status(),
+        };
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+        }
     }
 
     /// Closes idle connections and refuses new checkouts (at shutdown).

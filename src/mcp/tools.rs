@@ -290,6 +290,7 @@ impl TaskTools {
             },
         };
         let failed = result.is_err();
+        crate::telemetry::tool_call(name, failed);
         // The SDK runs tools outside the request's span: its id is named here.
         let request_id = parts
             .extensions

@@ -172,6 +172,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         idempotency: IdempotencySettings::new(config.idempotency_retention),
         live: live.clone(),
         reminders: reminders::ReminderClock::default(),
+        metrics: config.metrics_enabled.then(crate::telemetry::recorder),
     };
     let reminder_poller = reminders::spawn(
         db.clone(),

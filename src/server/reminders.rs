@@ -82,6 +82,7 @@ async fn round(db: &Database, hub: &Hub) -> Result<Option<Duration>, db::DbError
             hub.wake(owner.as_str());
         }
         if round.fired > 0 {
+            crate::telemetry::reminders_fired(round.fired);
             tracing::debug!(
                 fired = round.fired,
                 skipped = round.skipped,

@@ -53,6 +53,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
         live: todo_api::live::Live::new(Default::default()),
         reminders: Default::default(),
+        metrics: None,
     };
     let client =
         TestClient::new(build_app(state, &[], Duration::from_secs(30), &[]).map_to_response());

@@ -19,6 +19,7 @@ mod live_across;
 mod logs;
 mod malformed;
 mod mcp;
+mod metrics;
 mod parity;
 mod quota;
 mod readme;

@@ -264,6 +264,7 @@ impl TestApp {
             idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
             live: live.clone(),
             reminders: reminders.clone(),
+            metrics: Some(todo_api::telemetry::recorder()),
         };
         let app = build_app(
             state,
