@@ -22,6 +22,7 @@ use crate::{
         cors::Cors,
         operations::Operations,
         problem,
+        rate_limit::{AllowanceSlot, RateLimits},
         request_id::{self, RequestId},
     },
     mcp, telemetry,
@@ -181,9 +182,21 @@ async fn handle<E: Endpoint>(
     let request_id = RequestId::of(&req);
     let span = tracing::info_span!("request", request_id = %request_id.as_str());
     req.extensions_mut().insert(request_id.clone());
-    let mut response = handle_in_span(next, req, operations, timeout)
+    let allowance = AllowanceSlot::default();
+    req.extensions_mut().insert(allowance.clone());
+    let limits = req
+        .data::<AppState>()
+        .map(|state| Arc::clone(&state.limits));
+    let address = match req.remote_addr().0 {
+        poem::Addr::SocketAddr(address) => Some(address.ip()),
+        _ => None,
+    };
+    let mut response = handle_in_span(next, req, operations, timeout, limits.as_deref(), address)
         .instrument(span)
         .await;
+    if let (Some(limits), Some(allowance)) = (&limits, allowance.get()) {
+        limits.add_headers(response.headers_mut(), Some(allowance));
+    }
     response
         .headers_mut()
         .insert(request_id::HEADER, request_id.header_value());
@@ -195,12 +208,23 @@ async fn handle_in_span<E: Endpoint>(
     req: Request,
     operations: Arc<Operations>,
     timeout: Duration,
+    limits: Option<&RateLimits>,
+    address: Option<std::net::IpAddr>,
 ) -> Response {
     let method = req.method().clone();
     let uri = req.uri().clone();
     let started = Instant::now();
     let outcome = run(&*next, req, timeout).await;
-    let (response, operation) = respond(outcome, &operations, uri.path());
+    let (mut response, operation) = respond(outcome, &operations, uri.path());
+    // A failed authentication counts against the address; past the limit
+    // the answer is a 429 instead (a valid token is never held up by it).
+    if response.status() == StatusCode::UNAUTHORIZED
+        && let (Some(limits), Some(address)) = (limits, address)
+        && let Err(wait) = limits.check_failure(address)
+    {
+        response =
+            poem::error::ResponseError::as_response(&problem::ApiError::TooManyFailures(wait));
+    }
     let elapsed = started.elapsed();
     let (operation_id, route) = match operation {
         Some((id, op)) => (id, op.template.as_str()),

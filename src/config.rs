@@ -1,8 +1,11 @@
 //! Configuration, read once from the environment at start-up and passed by value.
 
-use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::IpAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
-use crate::{auth::JwksSettings, db::PoolSettings, live::LiveSettings, server::ConnectionLimits};
+use crate::{
+    api::rate_limit::RateLimitSettings, auth::JwksSettings, db::PoolSettings, live::LiveSettings,
+    server::ConnectionLimits,
+};
 
 /// A value that must never reach a log line or a response.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,6 +89,7 @@ pub struct Config {
     pub mcp_allowed_hosts: Vec<String>,
     /// Whether `/metrics` is served (`METRICS_ENABLED`).
     pub metrics_enabled: bool,
+    pub rate_limits: RateLimitSettings,
     pub pool: PoolSettings,
     /// How long start-up keeps retrying the first connection (a suspended
     /// Neon compute takes seconds to wake).
@@ -198,6 +202,24 @@ impl Config {
             cors_origins,
             mcp_allowed_hosts,
             metrics_enabled: parse_or(&var, "METRICS_ENABLED", true)?,
+            rate_limits: RateLimitSettings {
+                // 0 turns a limit off.
+                per_user: NonZeroU32::new(parse_or(&var, "RATE_LIMIT_PER_MINUTE", 600)?)
+                    .map(|per_minute| -> Result<_, ConfigError> {
+                        let burst = parse_or(&var, "RATE_LIMIT_BURST", 100)?;
+                        let burst = NonZeroU32::new(burst).ok_or(ConfigError::Invalid {
+                            var: "RATE_LIMIT_BURST",
+                            reason: "must be at least 1".to_owned(),
+                        })?;
+                        Ok((per_minute, burst))
+                    })
+                    .transpose()?,
+                failures_per_address: NonZeroU32::new(parse_or(
+                    &var,
+                    "RATE_LIMIT_FAILURES_PER_MINUTE",
+                    60,
+                )?),
+            },
             pool: PoolSettings {
                 max_size: parse_or(&var, "DB_POOL_SIZE", 16)?,
                 timeout: Duration::from_secs(parse_or(&var, "DB_TIMEOUT_SECS", 5)?),

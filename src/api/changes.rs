@@ -27,7 +27,7 @@ use crate::{
     live,
 };
 
-const FEED: u16 = UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | GONE | UNAVAILABLE;
+const FEED: u16 = UNAUTHORIZED | RATE_LIMITED | FORBIDDEN | UNPROCESSABLE | GONE | UNAVAILABLE;
 const EVENTS: u16 = FEED | TOO_MANY_STREAMS;
 
 /// What a change did to its task.

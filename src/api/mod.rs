@@ -8,6 +8,7 @@ mod health;
 pub mod operations;
 mod payload;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_id;
 mod schema;
 mod security;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub live: Live,
     /// Wakes the reminder poller after a write of a task with reminders.
     pub reminders: crate::server::reminders::ReminderClock,
+    /// The instance's rate limits (`RATE_LIMIT_*`).
+    pub limits: Arc<rate_limit::RateLimits>,
     /// What `/metrics` renders; `None` when metrics are off (`METRICS_ENABLED=false`).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -56,7 +59,7 @@ enum ApiTags {
 
 /// The version of the contract (`info.version`), not of the crate: it takes a
 /// major step on every breaking change.
-pub const CONTRACT_VERSION: &str = "1.4.0";
+pub const CONTRACT_VERSION: &str = "1.5.0";
 
 /// The operations, as an OpenAPI service. Needs no state, so the spec can be
 /// printed without a database.
@@ -105,7 +108,16 @@ pub fn service() -> OpenApiService<
          `due` to the next occurrence in its own time zone, DST-safe, and \
          `GET /api/{user_id}/tasks/{id}/occurrences` previews them. Up to 5 `reminders` \
          (`{\"before\": \"PT15M\"}` or `{\"at\": \"…Z\"}`) fire once each, as `reminder` \
-         changes in the feed and on the event stream.",
+         changes in the feed and on the event stream.\n\n\
+         **Fair use.** Each server instance lets a user make `RATE_LIMIT_PER_MINUTE` \
+         requests a minute (600 by default) in bursts of `RATE_LIMIT_BURST` (100). Every \
+         authenticated response says where the user stands, in the syntax of \
+         draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy: \"per-user\";q=600;w=60` \
+         and `RateLimit: \"per-user\";r=<requests left now>;t=<seconds until the burst is \
+         whole again>`; past the limit the answer is 429 with `Retry-After`. Requests \
+         that fail authentication are limited per client address \
+         (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60). Every response carries an `X-Request-Id` \
+         (the request's own, or a new one) that the server's log lines of the request show.",
     )
     .server(
         // Plain text: Swagger UI shows it in a `<select>`, where Markdown stays raw.

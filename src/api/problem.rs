@@ -105,6 +105,18 @@ pub enum ApiError {
          (EVENTS_MAX_STREAMS_PER_USER): close one, or retry after Retry-After seconds"
     )]
     TooManyStreams(usize),
+    /// The user's requests exceed the instance's rate limit.
+    #[error(
+        "too many requests from this user (RATE_LIMIT_PER_MINUTE on this server instance); \
+         retry after {0} s"
+    )]
+    RateLimited(u64),
+    /// The address's failed authentications exceed their limit.
+    #[error(
+        "too many requests with a missing or refused token from this address \
+         (RATE_LIMIT_FAILURES_PER_MINUTE); retry after {0} s"
+    )]
+    TooManyFailures(u64),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("the database is unavailable; retry shortly")]
@@ -178,7 +190,9 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Gone => StatusCode::GONE,
-            Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyStreams(_) | Self::RateLimited(_) | Self::TooManyFailures(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::BadHost => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -211,6 +225,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, KEY_IN_USE_RETRY_SECS.into());
+        }
+        if let Self::RateLimited(secs) | Self::TooManyFailures(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, (*secs).into());
         }
         if let Self::TooManyStreams(_) = self {
             response
@@ -345,6 +364,8 @@ pub mod statuses {
     pub const GONE: u16 = 1 << 11;
     /// 429: too many event streams.
     pub const TOO_MANY_STREAMS: u16 = 1 << 12;
+    /// 429: the user's rate limit.
+    pub const RATE_LIMITED: u16 = 1 << 13;
 }
 
 /// The error half of an operation's result: an [`ApiError`] at run time, and in
@@ -457,6 +478,18 @@ impl<const S: u16> ApiResponse for ErrorSet<S> {
                 422,
                 "The request is invalid: `errors` lists each problem.",
                 "invalid request: title must not be empty or only whitespace",
+            ),
+            (
+                TOO_MANY_STREAMS | RATE_LIMITED,
+                429,
+                "The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or already has the most event streams open that it serves (`EVENTS_MAX_STREAMS_PER_USER`, 5 by default), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds.",
+                "too many requests from this user (RATE_LIMIT_PER_MINUTE on this server instance); retry after 2 s",
+            ),
+            (
+                RATE_LIMITED,
+                429,
+                "The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left.",
+                "too many requests from this user (RATE_LIMIT_PER_MINUTE on this server instance); retry after 2 s",
             ),
             (
                 TOO_MANY_STREAMS,

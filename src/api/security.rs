@@ -4,7 +4,7 @@
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use super::{AppState, problem::ApiError};
+use super::{AppState, problem::ApiError, rate_limit::AllowanceSlot};
 use crate::{auth::AuthError, domain::UserId};
 
 /// A JWT in `Authorization: Bearer <token>`; its `sub` (the Better Auth user id,
@@ -37,6 +37,14 @@ async fn authorize_owner(req: &Request, bearer: Bearer) -> poem::Result<UserId> 
         .verify(&bearer.token)
         .await
         .map_err(ApiError::from)?;
+    // A request from outside (not an MCP tool's, which its /mcp request
+    // paid for) takes one of the user's allowance.
+    if let Some(slot) = req.extensions().get::<AllowanceSlot>() {
+        state
+            .limits
+            .check_user(&user, Some(slot))
+            .map_err(ApiError::RateLimited)?;
+    }
     // Every secured route starts with `/api/{user_id}/`, and poem-openapi names
     // path parameters by position: `param0` is the user id, percent-decoded by
     // poem. (The tests check the 403 on every route.)

@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Statuses each kind of operation can answer with besides its success.
-const LIST: u16 = UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | UNAVAILABLE;
+const LIST: u16 = UNAUTHORIZED | RATE_LIMITED | FORBIDDEN | UNPROCESSABLE | UNAVAILABLE;
 /// What RFC 3986 §3.3 requires escaping in a path segment: everything but
 /// `pchar` (unreserved, sub-delims, `:` and `@`). A user id like
 /// `demo-user` stays readable in `Location`.

@@ -28,7 +28,7 @@ use rmcp::transport::streamable_http_server::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{MAX_BODY_BYTES, problem::ApiError},
+    api::{AppState, MAX_BODY_BYTES, problem::ApiError, rate_limit::AllowanceSlot},
     auth::{AuthError, TokenVerifier},
     domain::UserId,
 };
@@ -88,6 +88,17 @@ async fn authenticate<E: Endpoint>(
         .filter(|token| !token.is_empty())
         .ok_or(ApiError::Unauthorized(AuthError::Missing))?;
     let user = verifier.verify(&token).await.map_err(ApiError::from)?;
+    // One of the user's allowance per /mcp request; the tool's REST requests
+    // run without a slot and take none.
+    if let (Some(state), Some(slot)) = (
+        req.data::<AppState>(),
+        req.extensions().get::<AllowanceSlot>(),
+    ) {
+        state
+            .limits
+            .check_user(&user, Some(slot))
+            .map_err(ApiError::RateLimited)?;
+    }
     let authorization = req
         .headers()
         .get(poem::http::header::AUTHORIZATION)

@@ -16,6 +16,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
+    api::rate_limit::RateLimits,
     api::{AppState, IdempotencySettings},
     app::build_app,
     auth::{TokenVerifier, mint_token},
@@ -172,8 +173,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         idempotency: IdempotencySettings::new(config.idempotency_retention),
         live: live.clone(),
         reminders: reminders::ReminderClock::default(),
+        limits: Arc::new(RateLimits::new(config.rate_limits)),
         metrics: config.metrics_enabled.then(crate::telemetry::recorder),
     };
+    let limits_cleanup = spawn_rate_limit_cleanup(Arc::clone(&state.limits));
     let reminder_poller = reminders::spawn(
         db.clone(),
         live.hub.clone(),
@@ -220,10 +223,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // A purge or a round of reminders cut short rolls back: its connection
     // is closed with it.
     maintenance.abort();
+    limits_cleanup.abort();
     reminder_poller.abort();
     db.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every minute, forgets the users and addresses whose allowance is whole
+/// again: the limiters hold only recent callers.
+fn spawn_rate_limit_cleanup(limits: Arc<RateLimits>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            limits.forget_idle();
+        }
+    })
 }
 
 /// What wakes the event streams on PostgreSQL: LISTEN over `NEON_DIRECT_URL`

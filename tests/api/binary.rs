@@ -157,6 +157,13 @@ impl Server {
     pub(crate) fn start_at(dir: &Path, env: &[(&str, &str)], log_level: &str) -> Self {
         let mut env = env.to_vec();
         env.extend([("PORT", "0"), ("RUST_LOG", log_level)]);
+        // The rate limits would turn the load and fault tests' bursts into
+        // 429s: off unless a test sets them (tests/api/rate_limits.rs does).
+        for limit in ["RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_FAILURES_PER_MINUTE"] {
+            if !env.iter().any(|(name, _)| *name == limit) {
+                env.push((limit, "0"));
+            }
+        }
         let mut child = command_in(dir, &env)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

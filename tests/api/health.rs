@@ -53,6 +53,12 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
         live: todo_api::live::Live::new(Default::default()),
         reminders: Default::default(),
+        limits: std::sync::Arc::new(todo_api::api::rate_limit::RateLimits::new(
+            todo_api::api::rate_limit::RateLimitSettings {
+                per_user: None,
+                failures_per_address: None,
+            },
+        )),
         metrics: None,
     };
     let client =

@@ -22,6 +22,7 @@ mod mcp;
 mod metrics;
 mod parity;
 mod quota;
+mod rate_limits;
 mod readme;
 mod recurrence;
 mod reminders_across;

@@ -19,7 +19,8 @@ use crate::{
     domain::{Due, FieldError, ValidationError, parse_bound, recurrence::OCCURRENCES_MAX},
 };
 
-const OCCURRENCES: u16 = UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE | UNAVAILABLE;
+const OCCURRENCES: u16 =
+    UNAUTHORIZED | RATE_LIMITED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE | UNAVAILABLE;
 /// Occurrences shown without a `limit`.
 const DEFAULT_LIMIT: u32 = 10;
 

@@ -264,6 +264,14 @@ impl TestApp {
             idempotency: IdempotencySettings::new(std::time::Duration::from_secs(24 * 3600)),
             live: live.clone(),
             reminders: reminders.clone(),
+            // Off: the suites' bursts of one user's requests are not what
+            // they test (tests/api/rate_limits.rs tests the limits).
+            limits: std::sync::Arc::new(todo_api::api::rate_limit::RateLimits::new(
+                todo_api::api::rate_limit::RateLimitSettings {
+                    per_user: None,
+                    failures_per_address: None,
+                },
+            )),
             metrics: Some(todo_api::telemetry::recorder()),
         };
         let app = build_app(

@@ -907,6 +907,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1027,6 +1038,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1113,6 +1135,17 @@ export interface operations {
             /** @description The request is invalid: `errors` lists each problem. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1265,6 +1298,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1368,6 +1412,17 @@ export interface operations {
             /** @description The request is invalid: `errors` lists each problem. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1520,6 +1575,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1607,6 +1673,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1685,6 +1762,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1756,6 +1844,17 @@ export interface operations {
             /** @description The request is invalid: `errors` lists each problem. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1876,6 +1975,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1958,6 +2068,17 @@ export interface operations {
             /** @description The request is invalid: `errors` lists each problem. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2061,6 +2182,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. Before that, `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-10) on every authenticated response tell what is left. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database (or, for Better Auth's tokens, its key set) is unreachable or saturated: retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -2144,7 +2276,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user already has the most event streams open that one server instance serves (`EVENTS_MAX_STREAMS_PER_USER`, 5 by default): close one, or retry after `Retry-After` seconds. */
+            /** @description The user made more requests than one server instance allows (`RATE_LIMIT_PER_MINUTE`, 600 by default, in bursts of `RATE_LIMIT_BURST`), or already has the most event streams open that it serves (`EVENTS_MAX_STREAMS_PER_USER`, 5 by default), or (without an accepted token) this address failed authentication too often (`RATE_LIMIT_FAILURES_PER_MINUTE`, 60 a minute): retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
