@@ -65,11 +65,15 @@ pub fn build_app(
     let docs = api::docs::swagger_ui_page(&service.swagger_ui_html());
     let redoc = api::docs::redoc_page(&service.redoc_html());
     let metrics = state.metrics.clone().map(|recorder| {
-        let (db, live) = (state.db.clone(), state.live.clone());
+        let (db, live, limits) = (
+            state.db.clone(),
+            state.live.clone(),
+            Arc::clone(&state.limits),
+        );
         make_sync(move |_| {
             Response::builder()
                 .content_type("text/plain; version=0.0.4; charset=utf-8")
-                .body(telemetry::render(&recorder, &db, &live))
+                .body(telemetry::render(&recorder, &db, &live, &limits))
         })
     });
     let spec_json = service.spec_endpoint();

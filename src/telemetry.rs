@@ -8,7 +8,7 @@ use std::{sync::OnceLock, time::Duration};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::{db::Database, live::Live};
+use crate::{api::rate_limit::RateLimits, db::Database, live::Live};
 
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -68,6 +68,10 @@ fn describe() {
         "Event streams (/events) open on this instance."
     );
     describe_counter!("reminders_fired_total", "Reminders this instance fired.");
+    describe_gauge!(
+        "rate_limit_tracked_callers",
+        "Users and addresses the rate limiters remember (those whose allowance is not whole)."
+    );
     describe_counter!(
         "mcp_tool_calls_total",
         "MCP tool calls, by tool and outcome."
@@ -97,12 +101,18 @@ pub fn tool_call(tool: &'static str, failed: bool) {
 }
 
 /// The page: the gauges read now, then everything recorded.
-pub fn render(recorder: &PrometheusHandle, db: &Database, live: &Live) -> String {
+pub fn render(
+    recorder: &PrometheusHandle,
+    db: &Database,
+    live: &Live,
+    limits: &RateLimits,
+) -> String {
     let pool = db.pool_status();
     gauge!("db_pool_max_size").set(pool.max_size as f64);
     gauge!("db_pool_size").set(pool.size as f64);
     gauge!("db_pool_in_use").set(pool.in_use as f64);
     gauge!("db_pool_waiting").set(pool.waiting as f64);
     gauge!("live_event_streams").set(*live.hub.open_streams().borrow() as f64);
+    gauge!("rate_limit_tracked_callers").set(limits.tracked() as f64);
     recorder.render()
 }
