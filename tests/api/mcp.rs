@@ -3,7 +3,10 @@
 //! Node against two instances of the binary on one database, PostgreSQL and
 //! SQLite, in both protocol eras the SDK speaks.
 
-use std::process::Command;
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use poem::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -130,16 +133,43 @@ backend_tests! {
     }
 }
 
-/// tests/e2e/mcp's suite against `urls` (instances of one deployment).
-fn run_sdk_suite(urls: &[String]) -> Option<String> {
-    let dir = installed(
+/// tests/e2e/mcp, installed: its folder, or the skip-or-fail verdict.
+fn sdk_suite() -> Option<PathBuf> {
+    installed(
         "tests/e2e/mcp",
         "node_modules/@modelcontextprotocol/client",
         "npm ci",
-    )?;
+    )
+}
+
+/// The SDK suite (in `dir`) against two instances of one deployment on
+/// `env`'s database, started one after the other (the second finds the schema
+/// migrated), behind the suite's round-robin "load balancer"; then SIGTERM
+/// ends each with exit code 0 and neither logged an error (a tool call the
+/// SDK could not serve would have).
+async fn drive_two_instances(dir: PathBuf, backend: &str, env: &[(&str, &str)]) {
+    let first = Server::start(&scratch_dir(), env);
+    let second = Server::start(&scratch_dir(), env);
+    let urls = [first.url(""), second.url("")];
+    let summary = tokio::task::spawn_blocking(move || run_sdk_suite(&dir, &urls))
+        .await
+        .unwrap();
+    for server in [first, second] {
+        let (code, log) = server.terminate();
+        assert_eq!(code, 0, "{}", log.join("\n"));
+        let errors: Vec<&String> = log.iter().filter(|line| line.contains("ERROR")).collect();
+        assert!(errors.is_empty(), "errors logged: {errors:?}");
+    }
+    report(&format!(
+        "MCP TypeScript SDK, {backend}, 2 instances: {summary}"
+    ));
+}
+
+/// The suite in `dir` against `urls`; its summary lines.
+fn run_sdk_suite(dir: &Path, urls: &[String]) -> String {
     let alice = TestUser::new("alice");
     let bob = TestUser::new("bob");
-    let mut command: Command = npm(&dir, &["test"]);
+    let mut command: Command = npm(dir, &["test"]);
     command
         .env("TODO_API_URL", &urls[0])
         .env("TODO_API_URLS", urls.join(","))
@@ -156,81 +186,36 @@ fn run_sdk_suite(urls: &[String]) -> Option<String> {
                 .any(|start| line.starts_with(start))
         })
         .collect();
-    Some(summary.join(", "))
-}
-
-/// Two instances, started one after the other (the second finds the schema
-/// migrated), behind the test's round-robin "load balancer".
-fn two_instances(env: &[(&str, &str)]) -> (Server, Server) {
-    let first = Server::start(&scratch_dir(), env);
-    let second = Server::start(&scratch_dir(), env);
-    (first, second)
-}
-
-/// SIGTERM ends each instance with exit code 0, and neither logged an error
-/// (a tool call the SDK could not serve would have).
-fn stop_cleanly(first: Server, second: Server) {
-    for server in [first, second] {
-        let (code, log) = server.terminate();
-        assert_eq!(code, 0, "{}", log.join("\n"));
-        let errors: Vec<&String> = log.iter().filter(|line| line.contains("ERROR")).collect();
-        assert!(errors.is_empty(), "errors logged: {errors:?}");
-    }
+    summary.join(", ")
 }
 
 #[tokio::test]
 async fn the_typescript_mcp_sdk_drives_two_instances_on_postgres() {
-    if installed(
-        "tests/e2e/mcp",
-        "node_modules/@modelcontextprotocol/client",
-        "npm ci",
-    )
-    .is_none()
-    {
+    let Some(dir) = sdk_suite() else {
         return;
-    }
+    };
     let Some(pg) = support::postgres::server() else {
         return;
     };
     let database = pg.create_database().await;
-    let (first, second) = two_instances(&[
-        ("NEON_DB_URL", &database.url),
+    let env = [
+        ("NEON_DB_URL", database.url.as_str()),
         ("BETTER_AUTH_SECRET", SECRET),
-    ]);
-    let urls = [first.url(""), second.url("")];
-    let summary = tokio::task::spawn_blocking(move || run_sdk_suite(&urls))
-        .await
-        .unwrap();
-    stop_cleanly(first, second);
-    if let Some(summary) = summary {
-        report(&format!(
-            "MCP TypeScript SDK, PostgreSQL, 2 instances: {summary}"
-        ));
-    }
+    ];
+    drive_two_instances(dir, "PostgreSQL", &env).await;
 }
 
 #[tokio::test]
 async fn the_typescript_mcp_sdk_drives_two_instances_on_sqlite() {
-    if installed(
-        "tests/e2e/mcp",
-        "node_modules/@modelcontextprotocol/client",
-        "npm ci",
-    )
-    .is_none()
-    {
+    let Some(dir) = sdk_suite() else {
         return;
-    }
+    };
     let file = support::sqlite::TestFile::new();
     let path = file.path.display().to_string();
-    let (first, second) = two_instances(&[("SQLITE_PATH", &path), ("BETTER_AUTH_SECRET", SECRET)]);
-    let urls = [first.url(""), second.url("")];
-    let summary = tokio::task::spawn_blocking(move || run_sdk_suite(&urls))
-        .await
-        .unwrap();
-    stop_cleanly(first, second);
-    if let Some(summary) = summary {
-        report(&format!(
-            "MCP TypeScript SDK, SQLite, 2 instances: {summary}"
-        ));
-    }
+    drive_two_instances(
+        dir,
+        "SQLite",
+        &[("SQLITE_PATH", &path), ("BETTER_AUTH_SECRET", SECRET)],
+    )
+    .await;
 }
