@@ -468,23 +468,26 @@ async fn schemathesis_finds_no_failure_in_the_running_server() {
     ));
 }
 
-#[tokio::test]
-async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
-    let Some(dir) = installed(
+/// tests/e2e/swagger-ui's folder (Playwright) and a live server, when
+/// Chromium is installed too; otherwise the skip-or-fail verdict.
+async fn browser_harness() -> Option<(PathBuf, LiveServer)> {
+    let dir = installed(
         "tests/e2e/swagger-ui",
         "node_modules/playwright-core/package.json",
         "npm ci",
-    ) else {
-        return;
-    };
+    )?;
     if !Path::new("/usr/bin/chromium").exists() {
-        let _: Option<()> = postgres::skip_or_fail(
+        return postgres::skip_or_fail(
             "no Chromium",
             "Chromium is not installed (apt-get install chromium)",
         );
-        return;
     }
-    let Some(live) = LiveServer::start().await else {
+    Some((dir, LiveServer::start().await?))
+}
+
+#[tokio::test]
+async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
+    let Some((dir, live)) = browser_harness().await else {
         return;
     };
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -508,21 +511,7 @@ async fn swagger_ui_lists_every_operation_and_runs_try_it_out_in_chromium() {
 
 #[tokio::test]
 async fn redoc_renders_the_contract_offline_in_chromium() {
-    let Some(dir) = installed(
-        "tests/e2e/swagger-ui",
-        "node_modules/playwright-core/package.json",
-        "npm ci",
-    ) else {
-        return;
-    };
-    if !Path::new("/usr/bin/chromium").exists() {
-        let _: Option<()> = postgres::skip_or_fail(
-            "no Chromium",
-            "Chromium is not installed (apt-get install chromium)",
-        );
-        return;
-    }
-    let Some(live) = LiveServer::start().await else {
+    let Some((dir, live)) = browser_harness().await else {
         return;
     };
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR"))
