@@ -222,6 +222,7 @@ impl Config {
             },
             pool: PoolSettings {
                 max_size: parse_or(&var, "DB_POOL_SIZE", 16)?,
+                read_connections: parse_or(&var, "DB_READ_CONNECTIONS", 2)?,
                 timeout: Duration::from_secs(parse_or(&var, "DB_TIMEOUT_SECS", 5)?),
             },
             startup_timeout: Duration::from_secs(parse_or(&var, "DB_STARTUP_TIMEOUT_SECS", 60)?),

@@ -64,6 +64,10 @@ fn describe() {
         "Requests waiting for a database connection."
     );
     describe_gauge!(
+        "db_shared_read_connections",
+        "Shared PostgreSQL connections open for the hot reads (DB_READ_CONNECTIONS)."
+    );
+    describe_gauge!(
         "live_event_streams",
         "Event streams (/events) open on this instance."
     );
@@ -112,6 +116,7 @@ pub fn render(
     gauge!("db_pool_size").set(pool.size as f64);
     gauge!("db_pool_in_use").set(pool.in_use as f64);
     gauge!("db_pool_waiting").set(pool.waiting as f64);
+    gauge!("db_shared_read_connections").set(db.shared_reads_open() as f64);
     gauge!("live_event_streams").set(*live.hub.open_streams().borrow() as f64);
     gauge!("rate_limit_tracked_callers").set(limits.tracked() as f64);
     recorder.render()

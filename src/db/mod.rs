@@ -6,6 +6,7 @@
 
 mod postgres;
 mod schema;
+mod shared;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -274,6 +275,9 @@ impl ListenTarget {
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     pub max_size: usize,
+    /// PostgreSQL connections shared by the hot reads, beside the pool
+    /// (`db::shared`); 0: every read takes a pooled connection.
+    pub read_connections: usize,
     /// Longest wait for a free connection (and for a new one to be made);
     /// also SQLite's busy timeout for a locked database.
     pub timeout: Duration,
@@ -406,6 +410,8 @@ pub(crate) enum Pools {
 #[derive(Clone)]
 pub struct Database {
     pools: Pools,
+    /// PostgreSQL's shared read connections, when configured.
+    shared: Option<Arc<shared::SharedReads>>,
     /// Where the data is, for logs: host, database and TLS, or the file.
     summary: String,
 }
@@ -431,8 +437,16 @@ impl Database {
         });
         // The manager's own URL is unused: connections come from `custom_setup`.
         let manager = AsyncDieselConnectionManager::new_with_config(summary.clone(), config);
+        let shared = (settings.read_connections > 0).then(|| {
+            Arc::new(shared::SharedReads::new(
+                settings.read_connections,
+                Arc::clone(&options),
+                tasks::hot::STATEMENTS,
+            ))
+        });
         Ok(Self {
             pools: Pools::Postgres(build_pool(manager, settings)?, options),
+            shared,
             summary,
         })
     }
@@ -494,12 +508,31 @@ impl Database {
         let manager = AsyncDieselConnectionManager::new_with_config(path, config);
         Ok(Self {
             pools: Pools::Sqlite(build_pool(manager, settings)?),
+            shared: None,
             summary: path.to_owned(),
         })
     }
 
     pub(crate) fn pool(&self) -> &Pools {
         &self.pools
+    }
+
+    /// The shared read connections, when there are.
+    pub(crate) fn shared_reads(&self) -> Option<&Arc<shared::SharedReads>> {
+        self.shared.as_ref()
+    }
+
+    /// Opens the shared read connections (a failure is logged: reads use
+    /// the pool until one is made); nothing without them.
+    pub async fn connect_shared_reads(&self) {
+        if let Some(shared) = &self.shared {
+            shared.connect().await;
+        }
+    }
+
+    /// How many shared read connections are open now (0 without them).
+    pub fn shared_reads_open(&self) -> usize {
+        self.shared.as_ref().map_or(0, |shared| shared.open_count())
     }
 
     /// A connection to write with: one autocommit statement at a time on
@@ -542,6 +575,9 @@ impl Database {
 
     /// Closes idle connections and refuses new checkouts (at shutdown).
     pub fn close(&self) {
+        if let Some(shared) = &self.shared {
+            shared.close();
+        }
         match &self.pools {
             Pools::Postgres(pool, _) => pool.close(),
             Pools::Sqlite(pool) => pool.close(),
@@ -713,6 +749,7 @@ mod tests {
         ));
         let settings = PoolSettings {
             max_size,
+            read_connections: 0,
             timeout: Duration::from_secs(5),
         };
         let db = Database::sqlite(&path, settings).unwrap();

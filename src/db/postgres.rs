@@ -27,6 +27,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::OpenError;
 
+/// The `application_name` of the shared read connections (unless the URL names one).
+pub const SHARED_READS_NAME: &str = "todo-api shared reads";
+
 /// How much of the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verify {
@@ -140,6 +143,27 @@ impl ConnectOptions {
             .await
             .map_err(|err| ConnectionError::BadConnection(describe(&err)))?;
         AsyncPgConnection::try_from_client_and_connection(client, connection).await
+    }
+
+    /// Opens one plain tokio-postgres connection, its I/O driven by a task of
+    /// its own until it ends (for the shared read connections, `db::shared`).
+    /// Dropping the client closes it.
+    pub async fn client(&self) -> Result<tokio_postgres::Client, String> {
+        let mut config = self.config.clone();
+        // Told apart from the pool's in pg_stat_activity.
+        if config.get_application_name().is_none() {
+            config.application_name(SHARED_READS_NAME);
+        }
+        let (client, connection) = config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|err| describe(&err))?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(cause = %describe(&err), "shared read connection ended");
+            }
+        });
+        Ok(client)
     }
 
     /// Opens one connection that listens on `channel`: the payloads of its
@@ -268,7 +292,7 @@ fn is_permanent(err: &tokio_postgres::Error) -> bool {
 }
 
 /// tokio-postgres displays server errors as just "db error": show the message.
-fn describe(err: &tokio_postgres::Error) -> String {
+pub(super) fn describe(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
         None => {

@@ -230,6 +230,7 @@ macro_rules! field_assignments {
 }
 
 mod changes;
+pub mod hot;
 mod list;
 mod reminders;
 mod schedule;
@@ -375,6 +376,11 @@ pub async fn create(
 
 /// The owner's live task.
 pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>, DbError> {
+    if let Some(reads) = db.shared_reads()
+        && let Some(found) = hot::find(reads, owner, id).await
+    {
+        return Ok(found);
+    }
     let row: Option<TaskRow> = db_run!(db, |conn| {
         tasks::table
             .filter(live_task!(owner, id))

@@ -53,6 +53,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
                 Some(direct) => {
                     let settings = PoolSettings {
                         max_size: 1,
+                        read_connections: 0,
                         ..config.pool
                     };
                     let direct = Database::postgres(direct.expose(), settings)
@@ -90,6 +91,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     if direct.is_some() || matches!(config.database, DatabaseConfig::Sqlite { .. }) {
         wait_for(variable, config, deadline, || db.check_at_start_up()).await?;
     }
+    db.connect_shared_reads().await;
     if db.commits_may_be_lost().await.unwrap_or(false) {
         tracing::warn!(
             "PostgreSQL runs with synchronous_commit = off: a crash of the database can lose \

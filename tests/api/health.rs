@@ -42,6 +42,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         &format!("postgres://postgres:hunter2@127.0.0.1:{port}/nowhere"),
         PoolSettings {
             max_size: 2,
+            read_connections: 0,
             timeout: Duration::from_secs(2),
         },
     )

@@ -29,6 +29,7 @@ auto_explain.log_min_duration = 0",
         &url,
         PoolSettings {
             max_size: 2,
+            read_connections: 2,
             timeout: std::time::Duration::from_secs(5),
         },
     )
@@ -65,10 +66,26 @@ auto_explain.log_min_duration = 0",
     assert!(plans.contains("title_folded"), "{plans}");
     assert!(!plans.contains("Seq Scan on tasks"), "start-up:\n{plans}");
 
+    db.connect_shared_reads().await;
     let app = TestApp::on_database(db, TokenVerifier::with_shared_secret(SECRET, 0));
     let big = TestUser::new("big");
+    // A cursor's page of the shared connections' listing.
+    let first = app
+        .send(
+            Method::GET,
+            &format!("{}?limit=50", big.tasks_path()),
+            Some(&big.token),
+            None,
+        )
+        .await;
+    let link = first.expect(200).header("link").expect("a next page");
+    let next = link.split(['<', '>']).nth(1).unwrap();
+    let after = next[next.find('?').unwrap()..].to_owned();
     for query in [
+        after.as_str(),
         "",
+        // The shared connections' prepared statement (a cursor's page below).
+        "?limit=50",
         "?tag=home",
         "?sort=priority",
         "?due=week&tz=Europe/Berlin",
@@ -92,7 +109,8 @@ auto_explain.log_min_duration = 0",
         let text = std::fs::read_to_string(&log).unwrap();
         let plans = &text[before..];
         assert!(
-            plans.contains("Query Text:") && plans.contains("\"tasks\""),
+            plans.contains("Query Text:")
+                && (plans.contains("\"tasks\"") || plans.contains("FROM tasks")),
             "auto_explain logged the listing {query:?}:\n{plans}"
         );
         assert!(

@@ -31,6 +31,7 @@ mod richer;
 mod round_trips;
 mod safe_writes;
 mod safe_writes_across;
+mod shared_reads;
 mod support;
 mod tasks;
 mod upgrade;

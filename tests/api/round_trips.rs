@@ -83,6 +83,7 @@ pg_stat_statements.track = 'top'",
         &url,
         PoolSettings {
             max_size: 1,
+            read_connections: 1,
             timeout: std::time::Duration::from_secs(5),
         },
     )

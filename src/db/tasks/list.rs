@@ -31,6 +31,11 @@ pub struct Page {
 }
 
 pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Page, DbError> {
+    if let Some(reads) = db.shared_reads()
+        && let Some(page) = super::hot::list(reads, owner, query).await
+    {
+        return Ok(page);
+    }
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
     let ranks: Vec<i16> = query.priorities.iter().map(|p| p.rank()).collect();
     let first = <[_]>::first(&query.sort).map_or(SortOrder::Desc, |(_, order)| *order);
@@ -223,20 +228,35 @@ pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Pa
             }
             (rows, total, latest_change)
         });
-    let more = rows.len() > limit;
-    let rows_empty = rows.is_empty();
-    Ok(Page {
-        tasks: rows
-            .into_iter()
-            .take(limit)
-            .map(|row| row.into_task(owner))
-            .collect(),
-        more,
-        total,
-        latest_change: if rows_empty {
-            None
-        } else {
-            Some(latest_change.unwrap_or(0))
-        },
-    })
+    Ok(Page::of(rows, latest_change, total, query.limit, owner))
+}
+
+impl Page {
+    /// A page from the rows read (up to `limit` + 1, the one more saying
+    /// whether more follow) and the owner's change counter read with them.
+    pub(super) fn of(
+        rows: Vec<TaskRow>,
+        latest_change: Option<i64>,
+        total: Option<i64>,
+        limit: u32,
+        owner: &UserId,
+    ) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        let rows_empty = rows.is_empty();
+        Self {
+            tasks: rows
+                .into_iter()
+                .take(limit)
+                .map(|row| row.into_task(owner))
+                .collect(),
+            more,
+            total,
+            latest_change: if rows_empty {
+                None
+            } else {
+                Some(latest_change.unwrap_or(0))
+            },
+        }
+    }
 }

@@ -210,6 +210,8 @@ impl Drop for ReminderPoller {
 
 pub const POOL: PoolSettings = PoolSettings {
     max_size: 4,
+    // The hot reads go over shared connections, as in production.
+    read_connections: 2,
     timeout: std::time::Duration::from_secs(5),
 };
 
@@ -244,6 +246,7 @@ impl TestApp {
             }
         };
         db.migrate().await.expect("migrations apply");
+        db.connect_shared_reads().await;
         let mut app = Self::build(db, verifier, max_tasks);
         app._database = database;
         Some(app)
