@@ -17,7 +17,6 @@ Settings (environment): CALLS (3000), WARMUP (300), BACKENDS ("sqlite postgres")
 BENCH_BIN (target/release/todo-api), PG_BIN (the newest /usr/lib/postgresql/*/bin).
 """
 
-import http.client
 import json
 import os
 import shutil
@@ -27,7 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reminders import BIN, REPO, cpu_seconds, pg_cluster, start_server, token  # noqa: E402
+from common import Client  # noqa: E402
+from reminders import BIN, REPO, cpu_seconds, pg_cluster, start_server  # noqa: E402
 
 CALLS = int(os.environ.get("CALLS", "3000"))
 WARMUP = int(os.environ.get("WARMUP", "300"))
@@ -36,23 +36,11 @@ REPORT = os.path.join(REPO, "bench/results/mcp.md")
 USER = "mcp-bench"
 
 
-class Client:
-    """One kept-alive HTTP/1.1 connection."""
+class McpClient(Client):
+    """bench/common.py's kept-alive connection, as USER, with MCP tool calls."""
 
     def __init__(self, url):
-        host, port = url.removeprefix("http://").split(":")
-        self.connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        self.auth = f"Bearer {token(USER)}"
-
-    def send(self, method, path, body=None, headers=()):
-        data = json.dumps(body).encode() if body is not None else None
-        all_headers = {"Authorization": self.auth, **dict(headers)}
-        if data is not None:
-            all_headers["Content-Type"] = "application/json"
-        self.connection.request(method, path, body=data, headers=all_headers)
-        response = self.connection.getresponse()
-        payload = response.read()
-        return response.status, payload
+        super().__init__(url, USER)
 
     def tool(self, name, arguments):
         status, payload = self.send(
@@ -97,7 +85,7 @@ def run(backend, work):
         env = {"NEON_DB_URL": url}
     server, url = start_server(work, env)
     try:
-        client = Client(url)
+        client = McpClient(url)
         tasks = f"/api/{USER}/tasks"
         ids = [json.loads(client.send("POST", tasks, {"title": f"task {n}", "priority": "high"})[1])["id"]
                for n in range(50)]
