@@ -135,7 +135,10 @@ async fn run<E: Endpoint>(
         .map_err(|_| ApiError::RequestTimeout(timeout.as_secs()))?
         .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?;
     req.set_body(body);
-    tokio::time::timeout_at(deadline, next.call(req))
+    // Boxed: poem's layers below are kilobytes of future (each holds the
+    // request and the next layer's future); inline, every layer above and
+    // hyper would copy them again on every request.
+    tokio::time::timeout_at(deadline, Box::pin(next.call(req)))
         .await
         .unwrap_or_else(|_| Err(ApiError::Unavailable.into()))
 }

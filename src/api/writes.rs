@@ -174,19 +174,26 @@ impl Writing {
         body: &[u8],
         write: impl AsyncFnOnce(&mut db::Write) -> Result<T, ApiError>,
     ) -> Written<R> {
-        match Self::begin(state, owner, request, headers, body).await {
-            Ok(mut writing) => {
-                let outcome = write(&mut writing.db).await;
-                let response = writing.finish(outcome).await;
-                if response.status().is_success() {
-                    // Committed: this instance's streams of the owner read it now
-                    // (others hear of it from the database).
-                    state.live.hub.wake(owner.as_str());
+        // Boxed: this future is kilobytes (the key's claim, the write, the
+        // stored answer), and every request's future is as large as the
+        // largest operation's, moved several times by poem: inline, it
+        // made every read copy it too (bench/results/instructions.md).
+        Box::pin(async move {
+            match Self::begin(state, owner, request, headers, body).await {
+                Ok(mut writing) => {
+                    let outcome = write(&mut writing.db).await;
+                    let response = writing.finish(outcome).await;
+                    if response.status().is_success() {
+                        // Committed: this instance's streams of the owner read it now
+                        // (others hear of it from the database).
+                        state.live.hub.wake(owner.as_str());
+                    }
+                    response.into()
                 }
-                response.into()
+                Err(answered) => answered.into(),
             }
-            Err(answered) => answered.into(),
-        }
+        })
+        .await
     }
 
     async fn begin(

@@ -3,6 +3,7 @@
 //! of the wrong type, a `sub` too long for an index or holding NUL.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 use serde_json::Value;
 
@@ -93,25 +94,41 @@ fn numeric_date(value: &Value) -> Option<u64> {
     })
 }
 
-/// A JWS header as far as `crit` goes: whether it is there at all.
+/// A JWS header as far as choosing the path goes: whether `crit` is there
+/// at all, the algorithm named, the key id.
 #[derive(Deserialize)]
-struct Extensions {
+struct RawHeader {
     #[serde(default, deserialize_with = "present")]
     crit: Option<IgnoredAny>,
+    alg: Option<String>,
+    kid: Option<String>,
 }
 
-/// A token must be refused when its `crit` header names an extension the
-/// recipient does not understand (RFC 7515 §4.1.11). This server understands
-/// none, so any `crit`, even an empty or `null` one (which the RFC forbids),
-/// refuses the token. jsonwebtoken parses `crit` but does not act on it.
-pub(super) fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
+/// The header fields the verifier chooses by (jsonwebtoken reads the header
+/// again when it checks the signature).
+pub(super) struct TokenHeader {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+}
+
+/// The token's header, read once. A token must be refused when its `crit`
+/// header names an extension the recipient does not understand (RFC 7515
+/// §4.1.11). This server understands none, so any `crit`, even an empty or
+/// `null` one (which the RFC forbids), refuses the token, whatever else the
+/// header says. jsonwebtoken parses `crit` but does not act on it.
+pub(super) fn read_header(token: &str) -> Result<TokenHeader, AuthError> {
     let header = token.split('.').next().unwrap_or_default();
     let json = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| AuthError::Malformed)?;
-    let extensions: Extensions = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
-    match extensions.crit {
-        Some(_) => Err(AuthError::CriticalHeader),
-        None => Ok(()),
+    let raw: RawHeader = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+    if raw.crit.is_some() {
+        return Err(AuthError::CriticalHeader);
     }
+    // `none` is not an Algorithm.
+    let alg = raw
+        .alg
+        .and_then(|alg| alg.parse().ok())
+        .ok_or(AuthError::Malformed)?;
+    Ok(TokenHeader { alg, kid: raw.kid })
 }

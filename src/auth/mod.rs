@@ -13,7 +13,7 @@
 mod claims;
 mod jwks;
 
-use claims::{Claims, refuse_critical_extensions};
+use claims::{Claims, read_header};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Serialize, de::IgnoredAny};
@@ -230,11 +230,10 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Oversized);
         }
-        // Before the path is chosen, so that both paths refuse it.
-        refuse_critical_extensions(token)?;
-        // The header only chooses the path; each path checks the signature
-        // against its own pinned algorithm(s). `none` is not an Algorithm.
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        // `crit` is refused before the path is chosen, so that both paths
+        // refuse it. The header only chooses the path; each path checks the
+        // signature against its own pinned algorithm(s).
+        let header = read_header(token)?;
         match header.alg {
             Algorithm::HS256 => {
                 let path = self

@@ -381,15 +381,19 @@ pub async fn find(db: &Database, owner: &UserId, id: i64) -> Result<Option<Task>
     {
         return Ok(found);
     }
-    let row: Option<TaskRow> = db_run!(db, |conn| {
-        tasks::table
-            .filter(live_task!(owner, id))
-            .select(task_columns!())
-            .first(conn)
-            .await
-            .optional()?
-    });
-    Ok(row.map(|row| row.into_task(owner)))
+    // Boxed: diesel's future would make every request's future larger.
+    Box::pin(async {
+        let row: Option<TaskRow> = db_run!(db, |conn| {
+            tasks::table
+                .filter(live_task!(owner, id))
+                .select(task_columns!())
+                .first(conn)
+                .await
+                .optional()?
+        });
+        Ok(row.map(|row| row.into_task(owner)))
+    })
+    .await
 }
 
 /// The version of the owner's task, live (`trashed` false) or in the trash:

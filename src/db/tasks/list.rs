@@ -36,6 +36,11 @@ pub async fn list(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Pa
     {
         return Ok(page);
     }
+    // Boxed: diesel's future would make every request's future larger.
+    Box::pin(list_pooled(db, owner, query)).await
+}
+
+async fn list_pooled(db: &Database, owner: &UserId, query: &ListQuery) -> Result<Page, DbError> {
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
     let ranks: Vec<i16> = query.priorities.iter().map(|p| p.rank()).collect();
     let first = <[_]>::first(&query.sort).map_or(SortOrder::Desc, |(_, order)| *order);
