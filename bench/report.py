@@ -165,6 +165,56 @@ def cpu_costs(rows: list[dict], backend: str) -> list[str]:
     return lines
 
 
+def floor_section(rows: list[dict]) -> list[str]:
+    """todo-api beside the floor (bench/floor) and pgbench, for the floor's workloads."""
+    floor = {row["workload"]: row for row in rows if row["backend"] == "floor"}
+    api = {row["workload"]: row for row in rows if row["backend"] == "postgres"
+           and int(row["connections"]) == default_connections}
+    if not floor:
+        return []
+
+    def rate(row: dict) -> float:
+        return int(row["requests"]) / (int(row["duration_us"]) / 1e6)
+
+    def per(row: dict, key: str) -> float:
+        return int(row[key]) / int(row["clk_tck"]) / int(row["requests"]) * 1e6
+
+    lines = [
+        "## Beside the floor (PostgreSQL)",
+        "",
+        "The floor (`bench/floor`, built with `cargo build --release --example floor`) does the two "
+        "hot reads with the least code: hyper, tokio-postgres over 2 shared connections, the same "
+        "SQL, token check, JSON bytes, allocator and runtime (bench/instructions.py checks the "
+        "bodies and statements are the same). Run right after the API, on the same cluster and "
+        "rows, with the same wrk settings. CPU in µs per request.",
+        "",
+        "| workload | floor req/s | todo-api req/s | pgbench tps | floor ÷ pgbench | todo-api ÷ pgbench "
+        "| floor server CPU | todo-api server CPU | todo-api ÷ floor | floor PostgreSQL CPU "
+        "| todo-api PostgreSQL CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in floor.items():
+        mine = api.get(name)
+        tps = float(mine["pgbench_tps"]) if mine and mine["pgbench_tps"] else 0.0
+
+        def ratio(value: float) -> str:
+            return f"{value / tps * 100:.0f} %" if tps else DASH
+
+        floor_cpu, floor_pg = per(row, "cpu_ticks"), per(row, "postgres_ticks")
+        if mine:
+            api_cpu, api_pg = per(mine, "cpu_ticks"), per(mine, "postgres_ticks")
+            api_cells = [f"{rate(mine):,.0f}", f"{api_cpu:,.0f}", f"{api_cpu / floor_cpu:.2f}",
+                         f"{api_pg:,.0f}", ratio(rate(mine))]
+        else:
+            api_cells = [DASH] * 5
+        lines.append(
+            f"| {name} | {rate(row):,.0f} | {api_cells[0]} | {f'{tps:,.0f}' if tps else DASH} "
+            f"| {ratio(rate(row))} | {api_cells[4]} | {floor_cpu:,.0f} | {api_cells[1]} "
+            f"| {api_cells[2]} | {floor_pg:,.0f} | {api_cells[3]} |")
+    lines.append("")
+    return lines
+
+
 def mib(kilobytes: str) -> str:
     return f"{int(kilobytes) / 1024:.1f} MiB"
 
@@ -187,7 +237,8 @@ def main() -> int:
         f"(the @{meta['high_connections']} rows: one run, no warm-up); "
         f"pgbench `-M prepared -c{meta['connections']} -j{meta['threads']} "
         f"-T{meta['seconds']}` over TCP, tps without connection set-up. "
-        f"Server: release build, `RUST_LOG=warn`, `DB_POOL_SIZE={meta['pool_size']}`. "
+        f"Server: release build, `RUST_LOG=warn`, `DB_POOL_SIZE={meta['pool_size']}`"
+        f"{', `' + meta['server_env'] + '`' if meta.get('server_env') else ''}. "
         f"Data: bench-a and bench-b 50 tasks each, bench-big {meta['big_tasks']} tasks, "
         f"seeded through the API with priorities, tags and due dates (bench/seed.py). "
         f"Response: bytes read per response, headers included. "
@@ -212,6 +263,7 @@ def main() -> int:
         out += cpu_shares(rows, backend)
         out += cpu_costs(rows, backend)
         out.append("")
+    out += floor_section(rows)
     out += [
         "## Machine",
         "",

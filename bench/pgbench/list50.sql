@@ -1,6 +1,5 @@
--- GET /api/{user}/tasks for bench-a (50 tasks): the server's statement, verbatim, with its bound
--- parameters. No limit asked: the contract's default page of 500 is LIMIT 501 (one more row says
--- whether a next page exists); bench-a has 50 tasks, so all 50 come back.
--- Since 1.2 every listing leaves out trashed tasks (trashed_at IS NULL) and reads the owner's last
--- change number with the rows, for the ETag: a subquery on user_changes (an InitPlan, run once).
-SELECT "tasks"."id", "tasks"."title", "tasks"."description", "tasks"."completed", "tasks"."created_at", "tasks"."updated_at", "tasks"."priority", "tasks"."tags", "tasks"."due_date", "tasks"."due_time", "tasks"."due_tz", "tasks"."due_at", "tasks"."version", "tasks"."trashed_at", (SELECT seq FROM user_changes WHERE user_id = :user_a) FROM "tasks" WHERE (("tasks"."user_id" = :user_a) AND ("tasks"."trashed_at" IS NULL)) ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT :page;
+-- GET /api/{user}/tasks?limit=50 for bench-a (50 tasks): the server's statement verbatim
+-- (src/db/tasks/hot.rs), LIMIT 51 (one more row says whether a next page exists). It leaves out
+-- trashed tasks and reads the owner's last change number with the rows, for the ETag: a subquery
+-- on user_changes (an InitPlan, run once).
+SELECT id, title, description, completed, created_at, updated_at, priority, tags, due_date, due_time, due_tz, due_at, version, trashed_at, recur_rule, recur_from, reminders, (SELECT seq FROM user_changes WHERE user_changes.user_id = :user_a) FROM tasks WHERE user_id = :user_a AND trashed_at IS NULL ORDER BY created_at DESC, id DESC LIMIT :page50;

@@ -9,7 +9,7 @@ local get_requests, toggle_requests = {}, {}
 function init(args)
    local user_a, token_a = common.env("BENCH_USER_A"), common.env("BENCH_TOKEN_A")
    local user_b, token_b = common.env("BENCH_USER_B"), common.env("BENCH_TOKEN_B")
-   list_request = common.request("GET", "/api/" .. user_a .. "/tasks", token_a)
+   list_request = common.request("GET", "/api/" .. user_a .. "/tasks?limit=50", token_a)
    create_request = common.request("POST", "/api/" .. user_b .. "/tasks", token_b,
       '{"title": "Benchmark mixed task", ' ..
       '"description": "Created by the mixed workload of bench/run, one of many."}')

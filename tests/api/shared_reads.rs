@@ -14,7 +14,10 @@ use todo_api::{
 };
 use tokio_postgres::types::Type;
 
-use crate::support::{Reply, SECRET, TestApp, TestUser, id_of, postgres};
+use crate::{
+    binary::{Server, call, scratch_dir},
+    support::{Reply, SECRET, TestApp, TestUser, id_of, postgres},
+};
 
 fn settings(read_connections: usize) -> PoolSettings {
     PoolSettings {
@@ -262,4 +265,83 @@ async fn shared_reads_answer_byte_for_byte_as_the_pool_does_and_survive_a_killed
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(reads >= 8);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_read_nothing_of_their_pages_hold_up_no_one_on_the_shared_connection() {
+    use std::io::Write as _;
+
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.create_database().await;
+    // One shared connection, for everyone.
+    let api = Server::start(
+        &scratch_dir(),
+        &[
+            ("DATABASE_URL", &database.url),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("DB_READ_CONNECTIONS", "1"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let alice = TestUser::new("alice");
+    let tasks = api.url(&alice.tasks_path());
+    // 1 000 characters (the most), of 4 bytes each.
+    let long = "🙂".repeat(1_000);
+    let mut first = 0;
+    for n in 0..100 {
+        let (status, task) = call(
+            http.post(&tasks)
+                .bearer_auth(&alice.token)
+                .json(&json!({"title": format!("task {n}"), "description": long})),
+        )
+        .await;
+        assert_eq!(status, 201, "{task}");
+        if n == 0 {
+            first = task["id"].as_i64().unwrap();
+        }
+    }
+    // 16 clients ask for a page of 100 (400 kB: more than the socket
+    // buffers hold) and never read a byte of it.
+    let address = api.url("").trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..16 {
+        let mut socket = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            socket,
+            "GET {}?limit=100 HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\r\n",
+            alice.tasks_path(),
+            alice.token
+        )
+        .unwrap();
+        stalled.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Everyone else's reads still answer at once.
+    let one = api.url(&alice.task_path(first));
+    let started = Instant::now();
+    for _ in 0..50 {
+        let asked = Instant::now();
+        let (status, task) = call(http.get(&one).bearer_auth(&alice.token)).await;
+        assert_eq!((status, task["title"].as_str()), (200, Some("task 0")));
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+    let (status, page) = call(
+        http.get(format!("{tasks}?limit=5"))
+            .bearer_auth(&alice.token),
+    )
+    .await;
+    assert_eq!((status, page.as_array().map(Vec::len)), (200, Some(5)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+    assert_eq!(api.terminate().0, 0);
 }
