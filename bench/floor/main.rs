@@ -36,32 +36,14 @@ use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Serialize, Serializer};
 use tokio_postgres::{Client, NoTls, Row, Statement};
+// todo-api's own statements (src/db/tasks/hot.rs), so the SQL is the same by
+// construction; bench/instructions.py also compares what PostgreSQL logs from
+// each server. The list reads the owner's change counter as column 17.
+use todo_api::db::tasks::hot::{FIND, LIST_FIRST as LIST};
 
 /// As src/main.rs, with its purge delay of 0 (set in `main`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// todo-api's statements, as PostgreSQL receives them (src/db/tasks/hot.rs;
-/// bench/instructions.py compares the two servers' statements in the log).
-macro_rules! columns {
-    () => {
-        "id, title, description, completed, created_at, updated_at, priority, tags, \
-         due_date, due_time, due_tz, due_at, version, trashed_at, recur_rule, recur_from, reminders"
-    };
-}
-const FIND: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM tasks WHERE id = $2 AND user_id = $1 AND trashed_at IS NULL"
-);
-/// With the owner's change counter, for the ETag, as column 17.
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    ", (SELECT seq FROM user_changes WHERE user_changes.user_id = $1) \
-     FROM tasks WHERE user_id = $1 AND trashed_at IS NULL \
-     ORDER BY created_at DESC, id DESC LIMIT $2"
-);
 
 /// One shared connection and its two prepared statements.
 struct Conn {

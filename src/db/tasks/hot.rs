@@ -40,13 +40,15 @@ macro_rules! latest_change {
     };
 }
 
-const FIND: &str = concat!(
+/// One live task of the owner: `$1` owner, `$2` id.
+pub const FIND: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM tasks WHERE id = $2 AND user_id = $1 AND trashed_at IS NULL"
 );
 
-const LIST_FIRST: &str = concat!(
+/// The first page: `$1` owner, `$2` rows to read (the page size + 1).
+pub const LIST_FIRST: &str = concat!(
     "SELECT ",
     columns!(),
     ", ",
