@@ -9,7 +9,7 @@ use todo_api::{
 };
 
 use crate::support::{
-    SECRET, TestApp, TestUser,
+    SECRET, TestApp, TestUser, next_of,
     postgres::{append_settings, own_cluster},
 };
 
@@ -78,8 +78,7 @@ auto_explain.log_min_duration = 0",
             None,
         )
         .await;
-    let link = first.expect(200).header("link").expect("a next page");
-    let next = link.split(['<', '>']).nth(1).unwrap();
+    let next = next_of(first.expect(200)).expect("a next page");
     let after = next[next.find('?').unwrap()..].to_owned();
     for query in [
         after.as_str(),

@@ -5,16 +5,7 @@ use chrono::{Duration, Utc};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, TestUser, backend_tests};
-
-/// The `rel="next"` target of a listing, if any.
-fn next_of(reply: &Reply) -> Option<String> {
-    let link = reply.header("link")?;
-    assert!(link.ends_with(">; rel=\"next\""), "{link}");
-    let target = link.strip_prefix('<')?.split('>').next()?.to_owned();
-    assert!(target.starts_with("/api/"), "path-absolute: {target}");
-    Some(target)
-}
+use crate::support::{TestApp, TestUser, backend_tests, next_of};
 
 /// Every page from `query` on, following `Link`; the titles in order.
 async fn follow(app: &TestApp, user: &TestUser, query: &str) -> (Vec<String>, usize) {

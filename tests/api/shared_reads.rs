@@ -16,14 +16,13 @@ use tokio_postgres::types::Type;
 
 use crate::{
     binary::{Server, call, scratch_dir},
-    support::{Reply, SECRET, TestApp, TestUser, id_of, postgres},
+    support::{POOL, Reply, SECRET, TestApp, TestUser, id_of, next_of, postgres},
 };
 
 fn settings(read_connections: usize) -> PoolSettings {
     PoolSettings {
-        max_size: 4,
         read_connections,
-        timeout: Duration::from_secs(5),
+        ..POOL
     }
 }
 
@@ -56,10 +55,7 @@ async fn every_shared_read_statement_prepares_against_the_migrated_schema() {
     let database = server.create_database().await;
     let db = Database::postgres(&database.url, settings(0)).unwrap();
     db.migrate().await.unwrap();
-    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = admin(&database.url).await;
     // find; the first page; a cursor's page: the parameters each binds.
     let params = [
         vec![Type::TEXT, Type::INT8],
@@ -114,19 +110,18 @@ async fn both(shared: &TestApp, pooled: &TestApp, user: &TestUser, path: &str) -
     a
 }
 
-/// The `rel="next"` target of a listing, if any.
-fn next_of(reply: &Reply) -> Option<String> {
-    let link = reply.header("link")?;
-    Some(link.strip_prefix('<')?.split('>').next()?.to_owned())
-}
-
-/// The last statement of each shared connection, from pg_stat_activity.
-async fn shared_activity(url: &str) -> Vec<(i32, String)> {
+/// A plain connection to `url`, beside the server's.
+async fn admin(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
     client
+}
+
+/// The last statement of each shared connection, from pg_stat_activity.
+async fn shared_activity(admin: &tokio_postgres::Client) -> Vec<(i32, String)> {
+    admin
         .query(
             "SELECT pid, query FROM pg_stat_activity \
              WHERE application_name = 'todo-api shared reads' AND datname = current_database()",
@@ -217,7 +212,8 @@ async fn shared_reads_answer_byte_for_byte_as_the_pool_does_and_survive_a_killed
     .await
     .expect(200);
     // The shared connections served them: their last statements are ours.
-    let activity = shared_activity(&database.url).await;
+    let admin = admin(&database.url).await;
+    let activity = shared_activity(&admin).await;
     assert_eq!(activity.len(), 2, "{activity:?}");
     assert!(
         activity
@@ -228,10 +224,6 @@ async fn shared_reads_answer_byte_for_byte_as_the_pool_does_and_survive_a_killed
 
     // Their backends killed: every read still answers (from the pool), and
     // the connections are made again in the background.
-    let (admin, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
     for (pid, _) in &activity {
         admin
             .execute("SELECT pg_terminate_backend($1)", &[pid])
@@ -249,7 +241,7 @@ async fn shared_reads_answer_byte_for_byte_as_the_pool_does_and_survive_a_killed
             shared.list(&alice, "?limit=3").await.expect(200);
             reads += 2;
         }
-        let now = shared_activity(&database.url).await;
+        let now = shared_activity(&admin).await;
         if shared.db.shared_reads_open() == 2
             && now.len() == 2
             && now

@@ -435,6 +435,15 @@ pub fn every_task_route(user: &str, id: i64) -> Vec<(Method, String, Option<Valu
     ]
 }
 
+/// The `rel="next"` target of a listing, if any.
+pub fn next_of(reply: &Reply) -> Option<String> {
+    let link = reply.header("link")?;
+    assert!(link.ends_with(">; rel=\"next\""), "{link}");
+    let target = link.strip_prefix('<')?.split('>').next()?.to_owned();
+    assert!(target.starts_with("/api/"), "path-absolute: {target}");
+    Some(target)
+}
+
 pub fn id_of(task: &Value) -> i64 {
     task["id"].as_i64().expect("a task has an integer id")
 }
