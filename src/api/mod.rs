@@ -4,6 +4,7 @@
 mod changes;
 pub mod cors;
 pub mod docs;
+pub mod fast_lane;
 mod health;
 pub mod operations;
 mod payload;

@@ -27,16 +27,22 @@ use crate::{auth::AuthError, domain::UserId};
 pub struct TaskOwner(pub UserId);
 
 async fn authorize_owner(req: &Request, bearer: Bearer) -> poem::Result<UserId> {
+    // Every secured route starts with `/api/{user_id}/`, and poem-openapi names
+    // path parameters by position: `param0` is the user id, percent-decoded by
+    // poem. (The tests check the 403 on every route.)
+    let path_user = req.raw_path_param("param0").ok_or(ApiError::Internal)?;
+    owner_of(req, &bearer.token, path_user).await
+}
+
+/// The owner a request may act for: the subject of its bearer `token`, which
+/// must be `path_user` (the `{user_id}` of its path, decoded).
+pub(super) async fn owner_of(req: &Request, token: &str, path_user: &str) -> poem::Result<UserId> {
     let state = req.data::<AppState>().ok_or(ApiError::Internal)?;
-    if bearer.token.is_empty() {
+    if token.is_empty() {
         // `Authorization: Bearer ` carries no credentials at all.
         return Err(ApiError::Unauthorized(AuthError::Missing).into());
     }
-    let user = state
-        .verifier
-        .verify(&bearer.token)
-        .await
-        .map_err(ApiError::from)?;
+    let user = state.verifier.verify(token).await.map_err(ApiError::from)?;
     // A request from outside (not an MCP tool's, which its /mcp request
     // paid for) takes one of the user's allowance.
     if let Some(slot) = req.extensions().get::<AllowanceSlot>() {
@@ -45,11 +51,8 @@ async fn authorize_owner(req: &Request, bearer: Bearer) -> poem::Result<UserId> 
             .check_user(&user, Some(slot))
             .map_err(ApiError::RateLimited)?;
     }
-    // Every secured route starts with `/api/{user_id}/`, and poem-openapi names
-    // path parameters by position: `param0` is the user id, percent-decoded by
-    // poem. (The tests check the 403 on every route.)
-    match req.raw_path_param("param0") {
-        Some(path_user) if path_user != user.as_str() => Err(ApiError::Forbidden.into()),
-        _ => Ok(user),
+    if path_user != user.as_str() {
+        return Err(ApiError::Forbidden.into());
     }
+    Ok(user)
 }

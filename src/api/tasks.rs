@@ -59,8 +59,9 @@ mod occurrences;
 mod responses;
 mod trash;
 
+pub(super) use responses::ReadTask;
 pub use responses::{CACHE_CONTROL, OneTask};
-use responses::{CreatedTask, ReadTask, TaskList, TrashedTask, missing_or_changed, written};
+use responses::{CreatedTask, TaskList, TrashedTask, missing_or_changed, written};
 
 pub use occurrences::OccurrencesApi;
 pub use trash::TrashApi;
@@ -367,19 +368,7 @@ impl TasksApi {
         _if_none_match: Header<Option<String>>,
         _if_match: NoIfMatch,
     ) -> Result<ReadTask, ErrorSet<ONE_TASK>> {
-        let if_none_match = parse_if_none_match(request);
-        let task = db::tasks::find(&state.db, &owner.0, id.0)
-            .await?
-            .ok_or(ApiError::TaskNotFound)?;
-        let etag = task_etag(task.version);
-        if if_none_match.is_some_and(|tags| tags.matches_weakly(opaque(&etag))) {
-            return Ok(ReadTask::NotModified(etag, CACHE_CONTROL.to_owned()));
-        }
-        Ok(ReadTask::Ok(
-            FastJson(task.into()),
-            etag,
-            CACHE_CONTROL.to_owned(),
-        ))
+        read_task(&state, &owner.0, id.0, request).await
     }
 
     /// Update a task (partial)
@@ -567,6 +556,28 @@ fn wake_reminders(state: &AppState, reminded: &AtomicBool) {
     if reminded.load(Relaxed) {
         state.reminders.reminders_changed();
     }
+}
+
+/// The body of `get_task`, which the fast lane (`api::fast_lane`) also runs.
+pub(super) async fn read_task(
+    state: &AppState,
+    owner: &domain::UserId,
+    id: i64,
+    request: &Request,
+) -> Result<ReadTask, ErrorSet<ONE_TASK>> {
+    let if_none_match = parse_if_none_match(request);
+    let task = db::tasks::find(&state.db, owner, id)
+        .await?
+        .ok_or(ApiError::TaskNotFound)?;
+    let etag = task_etag(task.version);
+    if if_none_match.is_some_and(|tags| tags.matches_weakly(opaque(&etag))) {
+        return Ok(ReadTask::NotModified(etag, CACHE_CONTROL.to_owned()));
+    }
+    Ok(ReadTask::Ok(
+        FastJson(task.into()),
+        etag,
+        CACHE_CONTROL.to_owned(),
+    ))
 }
 
 fn parse_if_none_match(request: &Request) -> Option<EntityTags> {

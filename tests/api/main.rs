@@ -9,6 +9,7 @@ mod contract;
 mod cors;
 mod durability;
 mod ecosystem;
+mod fast_lane;
 mod health;
 mod hostile;
 mod indexes;

@@ -81,7 +81,7 @@ impl OneTask {
     clippy::large_enum_variant,
     reason = "one per request, returned once: boxing would only add an allocation"
 )]
-pub(super) enum ReadTask {
+pub(in crate::api) enum ReadTask {
     /// The task.
     #[oai(status = 200)]
     Ok(

@@ -1,0 +1,166 @@
+//! The fast lane: a plain `GET /api/{user_id}/tasks/{id}`, the most frequent
+//! request, answered without poem's router, its path normalisation and the
+//! operation's extractors, which together cost about as much as everything
+//! else a read of one task does (bench/results/instructions.md).
+//!
+//! It runs the same code as the `get_task` operation (the bearer check, then
+//! `tasks::read_task`) and answers byte for byte as it would: only requests
+//! on which those skipped layers do nothing take it, and every other request,
+//! including any that one of them would refuse, goes the usual way. The
+//! middleware around both (CORS, request ids, rate-limit headers, metrics,
+//! logs, the timeout, problem JSON) is the same. tests/api/fast_lane.rs holds
+//! the two lanes to the same bytes.
+
+use poem::{
+    IntoResponse, Request, Response,
+    http::{Method, header},
+};
+use poem_openapi::{
+    OperationId,
+    auth::{Bearer, BearerAuthorization},
+};
+
+use super::{AppState, problem::ApiError, security, tasks};
+
+/// The operation whose answers the fast lane gives.
+const OPERATION: OperationId = OperationId("get_task");
+
+/// A request the fast lane answers: the user id's place in its path, and the
+/// task id.
+pub struct GetTask {
+    user: std::ops::Range<usize>,
+    id: i64,
+}
+
+impl GetTask {
+    /// `req`, when the fast lane answers it: `GET`, a path of exactly
+    /// `/api/{user_id}/tasks/{id}` with a user id that needs no decoding and
+    /// an id of at most 18 digits (always a valid `i64`), no query, no body,
+    /// no `If-Match` (the operation refuses one) and `If-None-Match` values
+    /// that are text.
+    pub fn of(req: &Request) -> Option<Self> {
+        if req.method() != Method::GET || req.uri().query().is_some() {
+            return None;
+        }
+        let path = req.uri().path();
+        let rest = path.strip_prefix("/api/")?;
+        let (user, rest) = rest.split_once('/')?;
+        let id = rest.strip_prefix("tasks/")?;
+        let plain_user = !user.is_empty() && !user.contains('%');
+        let plain_id = (1..=18).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_digit());
+        let headers = req.headers();
+        let no_body = !headers.contains_key(header::TRANSFER_ENCODING)
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|length| length == "0");
+        let text_tags = headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .all(|value| value.to_str().is_ok());
+        if !(plain_user && plain_id && no_body && text_tags)
+            || headers.contains_key(header::IF_MATCH)
+        {
+            return None;
+        }
+        let start = "/api/".len();
+        Some(Self {
+            user: start..start + user.len(),
+            id: id.parse().ok()?,
+        })
+    }
+
+    /// What `get_task` answers to `req` (the request `of` took), tagged with
+    /// its operation id as poem-openapi tags it.
+    pub async fn answer(self, req: &Request) -> poem::Result<Response> {
+        let outcome = self.read(req).await;
+        match outcome {
+            Ok(mut response) => {
+                response.set_data(OPERATION);
+                Ok(response)
+            }
+            Err(mut err) => {
+                err.set_data(OPERATION);
+                Err(err)
+            }
+        }
+    }
+
+    async fn read(&self, req: &Request) -> poem::Result<Response> {
+        let state = req.data::<AppState>().ok_or(ApiError::Internal)?;
+        let bearer = Bearer::from_request(req)?;
+        let path_user = &req.uri().path()[self.user.clone()];
+        let owner = security::owner_of(req, &bearer.token, path_user).await?;
+        let read = tasks::read_task(state, &owner, self.id, req).await?;
+        Ok(read.into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taken(method: Method, uri: &str, headers: &[(&str, &str)]) -> Option<(String, i64)> {
+        let mut req = Request::builder().method(method).uri_str(uri);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.finish();
+        GetTask::of(&req).map(|get| (req.uri().path()[get.user].to_owned(), get.id))
+    }
+
+    #[test]
+    fn a_plain_read_of_one_task_takes_the_fast_lane() {
+        let get = |uri| taken(Method::GET, uri, &[("authorization", "Bearer x")]);
+        assert_eq!(get("/api/alice/tasks/42"), Some(("alice".to_owned(), 42)));
+        assert_eq!(
+            get("/api/a.b-c_d@e/tasks/007"),
+            Some(("a.b-c_d@e".to_owned(), 7))
+        );
+        let max = "/api/u/tasks/999999999999999999";
+        assert_eq!(get(max), Some(("u".to_owned(), 999_999_999_999_999_999)));
+        let tags = [("if-none-match", "W/\"3\""), ("content-length", "0")];
+        assert!(taken(Method::GET, "/api/u/tasks/1", &tags).is_some());
+    }
+
+    #[test]
+    fn anything_the_router_or_an_extractor_would_act_on_goes_the_usual_way() {
+        for uri in [
+            "/api/u/tasks/1?x=1",
+            "/api/u/tasks/1/",
+            "/api/u/tasks/1/complete",
+            "/api/u/tasks/",
+            "/api/u/tasks",
+            "/api//tasks/1",
+            "/api/u%20v/tasks/1",
+            "/api/u/tasks/%31",
+            "/api/u/tasks/-1",
+            "/api/u/tasks/+1",
+            "/api/u/tasks/1e3",
+            "/api/u/tasks/9999999999999999999",
+            "/api/u/trash/1",
+            "/api/u/x/tasks/1",
+            "//api/u/tasks/1",
+            "/api/u/tasks//1",
+        ] {
+            assert_eq!(taken(Method::GET, uri, &[]), None, "{uri}");
+        }
+        for method in [Method::HEAD, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            assert_eq!(
+                taken(method.clone(), "/api/u/tasks/1", &[]),
+                None,
+                "{method}"
+            );
+        }
+        for headers in [
+            [("if-match", "\"1\"")],
+            [("content-length", "2")],
+            [("transfer-encoding", "chunked")],
+        ] {
+            assert_eq!(
+                taken(Method::GET, "/api/u/tasks/1", &headers),
+                None,
+                "{headers:?}"
+            );
+        }
+    }
+}
