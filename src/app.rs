@@ -207,7 +207,7 @@ async fn handle<E: Endpoint>(
     }
     response
         .headers_mut()
-        .insert(request_id::HEADER, request_id.header_value());
+        .insert(request_id::HEADER_NAME, request_id.header_value());
     Ok(response)
 }
 

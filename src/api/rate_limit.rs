@@ -21,7 +21,7 @@ use governor::{
     middleware::StateInformationMiddleware,
     state::keyed::DashMapStateStore,
 };
-use poem::http::{HeaderMap, HeaderValue};
+use poem::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::domain::UserId;
 
@@ -63,6 +63,11 @@ impl AllowanceSlot {
         self.0.get().copied()
     }
 }
+
+/// The headers of draft-ietf-httpapi-ratelimit-headers, named once (not
+/// parsed from text on every response).
+const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// Seconds, rounded up: a wait of 1.2 s is 2, never 1.
 fn whole_secs_up(wait: Duration) -> u64 {
@@ -144,10 +149,13 @@ impl RateLimits {
         let Some((_, policy)) = &self.per_user else {
             return;
         };
-        headers.insert("ratelimit-policy", policy.clone());
+        headers.insert(POLICY, policy.clone());
         let (remaining, reset) = allowance.map_or((0, 0), |a| (a.remaining, a.reset_secs));
         let value = format!("\"per-user\";r={remaining};t={reset}");
-        headers.insert("ratelimit", HeaderValue::from_str(&value).expect("ASCII"));
+        headers.insert(
+            LIMIT,
+            HeaderValue::from_maybe_shared(value).expect("visible ASCII"),
+        );
     }
 
     /// Forgets the users and addresses whose allowance is whole again: what

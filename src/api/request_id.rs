@@ -6,6 +6,8 @@ use poem::{Request, http::HeaderValue};
 
 /// The header, lowercase as HTTP/2 and poem's map have it.
 pub const HEADER: &str = "x-request-id";
+/// `HEADER`, as a name made once.
+pub const HEADER_NAME: poem::http::HeaderName = poem::http::HeaderName::from_static(HEADER);
 
 /// Longest id taken from a request; a longer one is replaced.
 const MAX_LEN: usize = 128;
