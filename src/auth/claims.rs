@@ -20,7 +20,7 @@ pub(super) struct Claims {
 /// The claims as sent. A member set to `null` is `Some(Value::Null)`: present,
 /// and of the wrong type.
 #[derive(Deserialize)]
-struct RawClaims {
+pub(super) struct RawClaims {
     #[serde(default, deserialize_with = "present")]
     sub: Option<Value>,
     #[serde(default, deserialize_with = "present")]
@@ -55,6 +55,12 @@ impl Claims {
             .decode(payload)
             .map_err(|_| AuthError::Malformed)?;
         let raw: RawClaims = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+        Self::check(raw)
+    }
+
+    /// The checks of `read`, on claims already parsed (by jsonwebtoken, from
+    /// the same bytes with the same base64 and JSON rules).
+    pub(super) fn check(raw: RawClaims) -> Result<Self, AuthError> {
         // `exp` and `nbf` as jsonwebtoken reads them (it checks their times).
         for (name, claim) in [("exp", &raw.exp), ("nbf", &raw.nbf)] {
             if claim.as_ref().is_some_and(|v| numeric_date(v).is_none()) {

@@ -13,10 +13,10 @@
 mod claims;
 mod jwks;
 
-use claims::{Claims, read_header};
+use claims::{Claims, RawClaims, read_header};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use serde::{Serialize, de::IgnoredAny};
+use serde::Serialize;
 
 pub use jwks::{JwksSettings, JwksVerifier};
 
@@ -90,8 +90,31 @@ fn decode_with(
     validation: &Validation,
     max_ttl_secs: Option<u64>,
 ) -> Result<UserId, AuthError> {
-    let claims = Claims::read(token)?;
-    jsonwebtoken::decode::<IgnoredAny>(token, key, validation).map_err(|err| match err.kind() {
+    // The claims are parsed once, by jsonwebtoken, when the token is good.
+    // When it is not, the claims' own faults are reported first, as the
+    // more precise reason: `Claims::read` parses them again to find them.
+    let claims = match jsonwebtoken::decode::<RawClaims>(token, key, validation) {
+        Ok(data) => Claims::check(data.claims)?,
+        Err(err) => {
+            Claims::read(token)?;
+            return Err(refusal(&err));
+        }
+    };
+    // The signature verified: these are the signed claims.
+    if let Some(max_ttl_secs) = max_ttl_secs {
+        let latest = jsonwebtoken::get_current_timestamp()
+            .saturating_add(max_ttl_secs)
+            .saturating_add(validation.leeway);
+        if claims.exp > latest {
+            return Err(AuthError::LifetimeTooLong(max_ttl_secs));
+        }
+    }
+    Ok(claims.sub)
+}
+
+/// Why jsonwebtoken refused a token whose claims were readable.
+fn refusal(err: &jsonwebtoken::errors::Error) -> AuthError {
+    match err.kind() {
         ErrorKind::ExpiredSignature => AuthError::Expired,
         ErrorKind::ImmatureSignature => AuthError::NotYetValid,
         ErrorKind::InvalidSignature => AuthError::BadSignature,
@@ -110,17 +133,7 @@ fn decode_with(
             _ => AuthError::MissingClaim("sub"),
         },
         _ => AuthError::Malformed,
-    })?;
-    // The signature verified: the claims read above are the signed ones.
-    if let Some(max_ttl_secs) = max_ttl_secs {
-        let latest = jsonwebtoken::get_current_timestamp()
-            .saturating_add(max_ttl_secs)
-            .saturating_add(validation.leeway);
-        if claims.exp > latest {
-            return Err(AuthError::LifetimeTooLong(max_ttl_secs));
-        }
     }
-    Ok(claims.sub)
 }
 
 /// HS256 with the shared secret.
