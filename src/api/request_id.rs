@@ -23,11 +23,19 @@ impl RequestId {
     pub fn of(request: &Request) -> Self {
         request
             .headers()
-            .get(HEADER)
+            .get(HEADER_NAME)
             .and_then(|value| value.to_str().ok())
             .filter(|id| Self::acceptable(id))
             .map(|id| Self(id.to_owned()))
-            .unwrap_or_else(|| Self(uuid::Uuid::new_v4().to_string()))
+            .unwrap_or_else(|| {
+                let mut id = [0; uuid::fmt::Hyphenated::LENGTH];
+                Self(
+                    uuid::Uuid::new_v4()
+                        .hyphenated()
+                        .encode_lower(&mut id)
+                        .to_owned(),
+                )
+            })
     }
 
     fn acceptable(id: &str) -> bool {
