@@ -668,11 +668,30 @@ impl Database {
                 })
             }
             Pools::Sqlite(pool) => {
-                let conn = Object::take(pool.get().await.map_err(|err| self.sqlite_error(err))?);
-                let applied = tokio::task::spawn_blocking(move || run(conn, SQLITE_MIGRATIONS))
+                let mut conn = pool.get().await.map_err(|err| self.sqlite_error(err))?;
+                // In one exclusive transaction (each migration a savepoint in
+                // it): a second server starting on the same new file waits
+                // for the first one's migrations, then finds none pending,
+                // instead of applying them again ("table tasks already exists").
+                let applied = conn
+                    .spawn_blocking(|conn| {
+                        let mut failure = None;
+                        let applied = conn.exclusive_transaction(|conn| {
+                            conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                                .map(|applied| applied.iter().map(ToString::to_string).collect())
+                                .map_err(|err| {
+                                    failure = Some(err.to_string());
+                                    diesel::result::Error::RollbackTransaction
+                                })
+                        });
+                        Ok(match failure {
+                            Some(failure) => Err(failure),
+                            None => applied.map_err(|err| err.to_string()),
+                        })
+                    })
                     .await
-                    .map_err(stopped)?;
-                applied.map_err(|err| sqlite_open_error(&self.summary, &err.to_string()))
+                    .map_err(|err| sqlite_open_error(&self.summary, &err.to_string()))?;
+                applied.map_err(|err| sqlite_open_error(&self.summary, &err))
             }
         }
     }

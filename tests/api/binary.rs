@@ -337,6 +337,53 @@ pub(crate) async fn all_tasks(http: &reqwest::Client, url: &str, token: &str) ->
 
 /// Creates a task, stops the server with SIGTERM, starts it again on the same
 /// database and finds the task; checks the request log on the way.
+/// Two servers started at once on the same new SQLite file (two instances,
+/// or a second terminal): one applies the migrations while the other waits,
+/// then finds none pending; both serve the same tasks. Without the wait, the
+/// second failed most times with "table tasks already exists".
+#[tokio::test(flavor = "multi_thread")]
+async fn two_servers_starting_at_once_on_a_new_sqlite_file_both_serve() {
+    let alice = TestUser::new("alice");
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let dir = scratch_dir();
+        let env = [("SQLITE_PATH", "tasks.db"), ("BETTER_AUTH_SECRET", SECRET)];
+        let servers: Vec<Server> = std::thread::scope(|scope| {
+            let starting: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| Server::start(&dir, &env)))
+                .collect();
+            starting
+                .into_iter()
+                .map(|server| server.join().expect("both servers start"))
+                .collect()
+        });
+        let migrated = servers
+            .iter()
+            .filter(|server| {
+                server
+                    .logs()
+                    .iter()
+                    .any(|line| line.contains("applied migrations"))
+            })
+            .count();
+        assert_eq!(migrated, 1, "exactly one server applies the migrations");
+        let (status, task) = call(
+            http.post(servers[0].url("/api/alice/tasks"))
+                .bearer_auth(&alice.token)
+                .json(&json!({"title": "seen by both"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{task}");
+        let (status, tasks) = call(
+            http.get(servers[1].url("/api/alice/tasks"))
+                .bearer_auth(&alice.token),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(tasks, json!([task]));
+    }
+}
+
 async fn data_survives_a_restart(env: &[(&str, &str)]) {
     let dir = scratch_dir();
     let alice = TestUser::new("alice");
