@@ -151,10 +151,24 @@ impl RateLimits {
         };
         headers.insert(POLICY, policy.clone());
         let (remaining, reset) = allowance.map_or((0, 0), |a| (a.remaining, a.reset_secs));
-        let value = format!("\"per-user\";r={remaining};t={reset}");
+        // `"per-user";r={remaining};t={reset}`, put together on the stack
+        // (formatting machinery and a `String` cost as much as the rest).
+        let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let parts = [
+            b"\"per-user\";r=".as_slice(),
+            r.format(remaining).as_bytes(),
+            b";t=",
+            t.format(reset).as_bytes(),
+        ];
+        let mut value = [0; 64];
+        let mut len = 0;
+        for part in parts {
+            value[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
         headers.insert(
             LIMIT,
-            HeaderValue::from_maybe_shared(value).expect("visible ASCII"),
+            HeaderValue::from_bytes(&value[..len]).expect("visible ASCII"),
         );
     }
 
