@@ -27,9 +27,28 @@ pub use schema::FastJson;
 pub use tasks::TaskJson;
 pub use writes::IdempotencySettings;
 
-/// What every request handler may use; cheap to clone.
+/// What every request handler may use: the [`Services`], behind one `Arc`.
+/// poem hands each request its own clone (an extension), so a clone is one
+/// reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services of one instance, shared by every request.
+pub struct Services {
     pub db: Database,
     pub verifier: Arc<TokenVerifier>,
     /// Creating a task beyond this many is refused with 409.

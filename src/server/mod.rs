@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     api::rate_limit::RateLimits,
-    api::{AppState, IdempotencySettings},
+    api::{AppState, IdempotencySettings, Services},
     app::build_app,
     auth::{TokenVerifier, mint_token},
     config::{Config, ConfigError, DatabaseConfig},
@@ -168,7 +168,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let live = Live::new(config.live);
     let feeder = spawn_feeder(&config, &db, &live)?;
-    let state = AppState {
+    let state = AppState::new(Services {
         db: db.clone(),
         verifier,
         max_tasks_per_user: config.max_tasks_per_user,
@@ -177,7 +177,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         reminders: reminders::ReminderClock::default(),
         limits: Arc::new(RateLimits::new(config.rate_limits)),
         metrics: config.metrics_enabled.then(crate::telemetry::recorder),
-    };
+    });
     let limits_cleanup = spawn_rate_limit_cleanup(Arc::clone(&state.limits));
     let reminder_poller = reminders::spawn(
         db.clone(),

@@ -7,7 +7,7 @@ use std::{
 
 use poem::{EndpointExt, http::Method, test::TestClient};
 use todo_api::{
-    api::{AppState, IdempotencySettings},
+    api::{AppState, IdempotencySettings, Services},
     app::build_app,
     auth::TokenVerifier,
     db::{Database, PoolSettings},
@@ -47,7 +47,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
         },
     )
     .unwrap();
-    let state = AppState {
+    let state = AppState::new(Services {
         db,
         verifier: Arc::new(TokenVerifier::with_shared_secret(SECRET, 0)),
         max_tasks_per_user: None,
@@ -61,7 +61,7 @@ async fn an_unreachable_database_is_a_fast_503_with_retry_after_and_health_stays
             },
         )),
         metrics: None,
-    };
+    });
     let client =
         TestClient::new(build_app(state, &[], Duration::from_secs(30), &[]).map_to_response());
     let alice = TestUser::new("alice");

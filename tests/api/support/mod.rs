@@ -17,7 +17,7 @@ use poem::{
 };
 use serde_json::{Value, json};
 use todo_api::{
-    api::{AppState, IdempotencySettings},
+    api::{AppState, IdempotencySettings, Services},
     app::build_app,
     auth::TokenVerifier,
     config::DEFAULT_MAX_TASKS_PER_USER,
@@ -260,7 +260,7 @@ impl TestApp {
     fn build(db: Database, verifier: TokenVerifier, max_tasks: u32) -> Self {
         let live = todo_api::live::Live::new(Default::default());
         let reminders = todo_api::server::reminders::ReminderClock::default();
-        let state = AppState {
+        let state = AppState::new(Services {
             db: db.clone(),
             verifier: Arc::new(verifier),
             max_tasks_per_user: Some(max_tasks),
@@ -276,7 +276,7 @@ impl TestApp {
                 },
             )),
             metrics: Some(todo_api::telemetry::recorder()),
-        };
+        });
         let app = build_app(
             state,
             &[FRONTEND.to_owned()],
