@@ -2,7 +2,9 @@
 //! only ever to refuse it with a precise reason: a `crit` extension, a claim
 //! of the wrong type, a `sub` too long for an index or holding NUL.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use std::borrow::Cow;
+
+use base64::{DecodeSliceError, Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 use serde_json::Value;
@@ -101,13 +103,16 @@ fn numeric_date(value: &Value) -> Option<u64> {
 }
 
 /// A JWS header as far as choosing the path goes: whether `crit` is there
-/// at all, the algorithm named, the key id.
+/// at all, the algorithm named, the key id (borrowed from the decoded JSON
+/// unless it holds escapes).
 #[derive(Deserialize)]
-struct RawHeader {
+struct RawHeader<'a> {
     #[serde(default, deserialize_with = "present")]
     crit: Option<IgnoredAny>,
-    alg: Option<String>,
-    kid: Option<String>,
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
 }
 
 /// The header fields the verifier chooses by (jsonwebtoken reads the header
@@ -117,17 +122,31 @@ pub(super) struct TokenHeader {
     pub kid: Option<String>,
 }
 
+/// Room for a decoded header on the stack: Better Auth's and a frontend's
+/// are under 100 bytes; a larger one (an `x5c` chain, say) goes to the heap.
+pub(super) const HEADER_ON_STACK: usize = 512;
+
 /// The token's header, read once. A token must be refused when its `crit`
 /// header names an extension the recipient does not understand (RFC 7515
 /// §4.1.11). This server understands none, so any `crit`, even an empty or
 /// `null` one (which the RFC forbids), refuses the token, whatever else the
 /// header says. jsonwebtoken parses `crit` but does not act on it.
 pub(super) fn read_header(token: &str) -> Result<TokenHeader, AuthError> {
-    let header = token.split('.').next().unwrap_or_default();
-    let json = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| AuthError::Malformed)?;
-    let raw: RawHeader = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+    let end = token.bytes().position(|b| b == b'.').unwrap_or(token.len());
+    let header = &token[..end];
+    let mut on_stack = [0; HEADER_ON_STACK];
+    let on_heap;
+    let json = match URL_SAFE_NO_PAD.decode_slice(header, &mut on_stack) {
+        Ok(len) => &on_stack[..len],
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            on_heap = URL_SAFE_NO_PAD
+                .decode(header)
+                .map_err(|_| AuthError::Malformed)?;
+            &on_heap[..]
+        }
+        Err(DecodeSliceError::DecodeError(_)) => return Err(AuthError::Malformed),
+    };
+    let raw: RawHeader = serde_json::from_slice(json).map_err(|_| AuthError::Malformed)?;
     if raw.crit.is_some() {
         return Err(AuthError::CriticalHeader);
     }
@@ -136,5 +155,8 @@ pub(super) fn read_header(token: &str) -> Result<TokenHeader, AuthError> {
         .alg
         .and_then(|alg| alg.parse().ok())
         .ok_or(AuthError::Malformed)?;
-    Ok(TokenHeader { alg, kid: raw.kid })
+    Ok(TokenHeader {
+        alg,
+        kid: raw.kid.map(Cow::into_owned),
+    })
 }

@@ -346,6 +346,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_header_too_large_for_the_stack_is_read_all_the_same() {
+        let claims = json!({"sub": "a", "exp": in_ten_minutes()});
+        let verifier = TokenVerifier::with_shared_secret(SECRET, 0);
+        let mut header = hs256();
+        header["x5u"] = json!("x".repeat(2 * claims::HEADER_ON_STACK));
+        assert!(verifier.verify(&signed(&header, &claims)).await.is_ok());
+        header["crit"] = json!(["b64"]);
+        assert_eq!(
+            verifier.verify(&signed(&header, &claims)).await,
+            Err(AuthError::CriticalHeader)
+        );
+        // Escapes in the header's strings are read as JSON has them:
+        // `HS\u0032\u00356` is `HS256`.
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS\u0032\u00356"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+        let escaped = format!("{message}.{signature}");
+        assert_eq!(verifier.verify(&escaped).await.unwrap().as_str(), "a");
+    }
+
+    #[tokio::test]
     async fn a_token_living_longer_than_the_maximum_is_refused_when_one_is_set() {
         let now = chrono::Utc::now().timestamp();
         let token = |ttl: i64| signed(&hs256(), &json!({"sub": "a", "exp": now + ttl}));
