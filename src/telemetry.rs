@@ -3,7 +3,9 @@
 //! a fixed set (operation ids, statuses, tool names), never a raw path or a
 //! user id, so the page stays the same size however many users there are.
 
-use std::{cell::RefCell, collections::HashMap, sync::OnceLock, time::Duration};
+use std::{cell::RefCell, sync::OnceLock, time::Duration};
+
+use rustc_hash::FxHashMap;
 
 use metrics::{
     Counter, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
@@ -106,7 +108,7 @@ thread_local! {
     /// request cost more than the rest of `request`. Bounded: the labels
     /// come from fixed sets. A handle made before the recorder was installed
     /// would record nothing: the server installs it before it serves.
-    static REQUEST_METRICS: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
+    static REQUEST_METRICS: RefCell<FxHashMap<RequestLabels, (Counter, Histogram)>> =
         RefCell::default();
 }
 

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use serde_json::Value;
 
 #[derive(Debug, Default)]
@@ -69,7 +71,7 @@ fn bounds_of(schema: &Value) -> Option<String> {
 /// the methods it has, for the `Allow` header of a 405.
 #[derive(Debug, Default)]
 pub struct Operations {
-    by_id: HashMap<String, Operation>,
+    by_id: FxHashMap<String, Operation>,
     methods: Vec<(String, String)>,
 }
 
@@ -77,7 +79,7 @@ impl Operations {
     pub fn from_spec(spec_json: &str) -> Self {
         let spec: Value = serde_json::from_str(spec_json).unwrap_or_default();
         let schemas = &spec["components"]["schemas"];
-        let mut operations = HashMap::new();
+        let mut operations = FxHashMap::default();
         let mut allowed = Vec::new();
         for (template, methods) in spec["paths"].as_object().into_iter().flatten() {
             let mut names: Vec<String> = methods
