@@ -19,11 +19,11 @@ use tracing::Instrument;
 use crate::{
     api::{
         self, AppState,
-        cors::Cors,
-        fast_lane::GetTask,
+        cors::{Begin, Cors},
+        fast_lane::{self, GetTask},
         operations::Operations,
         problem,
-        rate_limit::{AllowanceSlot, RateLimits},
+        rate_limit::AllowanceSlot,
         request_id::{self, RequestId},
     },
     mcp, telemetry,
@@ -39,7 +39,7 @@ fn rest_operations(state: AppState, operations: Arc<Operations>) -> mcp::Rest {
                 let operations = Arc::clone(&operations);
                 async move {
                     let path = req.uri().path().to_owned();
-                    Ok(respond(next.call(req).await, &operations, &path).0)
+                    Ok(respond(next.call(req).await, &operations, &path, None).0)
                 }
             })
             .data(state),
@@ -85,17 +85,21 @@ pub fn build_app(
         Some(metrics) => routes.at("/metrics", metrics),
         None => routes,
     };
-    routes
+    let routes = routes
         .at("/docs", make_sync(move |_| Html(docs.clone())))
         .at("/redoc", make_sync(move |_| Html(redoc.clone())))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .at("/mcp", mcp)
         .around(root_to_docs)
-        .with(NormalizePath::new(TrailingSlash::Trim))
-        .around(move |next, req| handle(next, req, Arc::clone(&operations), request_timeout))
-        .with(Cors::new(cors_origins))
-        .data(state)
+        .with(NormalizePath::new(TrailingSlash::Trim));
+    Front {
+        routes,
+        state,
+        cors: Cors::new(cors_origins),
+        operations,
+        timeout: request_timeout,
+    }
 }
 
 /// `GET /` is for a person who typed the server's address: they get Swagger
@@ -145,16 +149,21 @@ async fn run<E: Endpoint>(
 }
 
 /// The response to send for `outcome`, every error rendered as problem JSON,
-/// and the operation that answered, when known.
+/// and the operation that answered (`id`, or the one poem-openapi tagged the
+/// answer with), when known.
 fn respond<'a, T: IntoResponse>(
     outcome: poem::Result<T>,
     operations: &'a Operations,
     path: &str,
+    id: Option<&'static str>,
 ) -> (
     Response,
     Option<(&'static str, &'a api::operations::Operation)>,
 ) {
-    let known = |id: Option<&OperationId>| id.and_then(|id| Some((id.0, operations.get(id.0)?)));
+    let known = |tag: Option<&OperationId>| {
+        let id = id.or(tag.map(|tag| tag.0))?;
+        Some((id, operations.get(id)?))
+    };
     match outcome {
         Ok(output) => {
             let response = output.into_response();
@@ -176,85 +185,116 @@ fn respond<'a, T: IntoResponse>(
     }
 }
 
-/// Renders every error, from any layer, as problem JSON, then writes one log
-/// line per request: method, route template, status, latency. Never a header
-/// (so never a token) and never a raw path (it may hold anything). Everything
-/// logged while the request runs is in its span, which carries its
-/// `X-Request-Id`; the response carries it back.
-async fn handle<E: Endpoint>(
-    next: Arc<E>,
-    mut req: Request,
+/// The outermost layer, around every request: CORS, then the request id and
+/// its span, the rate-limit headers, the timeout, problem JSON for every
+/// error, one log line and the metrics. Inside it a request takes the fast
+/// lane (`api::fast_lane`) or poem's router (`routes`), which alone needs the
+/// state and the request id as request data. One layer of our own, not poem
+/// middleware: each of those holds the request and the next layer's future,
+/// kilobytes that hyper and every layer above copy on every request.
+struct Front<E> {
+    routes: E,
+    state: AppState,
+    cors: Cors,
     operations: Arc<Operations>,
     timeout: Duration,
-) -> poem::Result<Response> {
-    let request_id = RequestId::of(&req);
-    let span = tracing::info_span!("request", request_id = %request_id.as_str());
-    req.extensions_mut().insert(request_id.clone());
-    let allowance = AllowanceSlot::default();
-    req.extensions_mut().insert(allowance.clone());
-    let limits = req
-        .data::<AppState>()
-        .map(|state| Arc::clone(&state.limits));
-    let address = match req.remote_addr().0 {
-        poem::Addr::SocketAddr(address) => Some(address.ip()),
-        _ => None,
-    };
-    let mut response = handle_in_span(next, req, operations, timeout, limits.as_deref(), address)
-        .instrument(span)
-        .await;
-    if let (Some(limits), Some(allowance)) = (&limits, allowance.get()) {
-        limits.add_headers(response.headers_mut(), Some(allowance));
-    }
-    response
-        .headers_mut()
-        .insert(request_id::HEADER_NAME, request_id.header_value());
-    Ok(response)
 }
 
-async fn handle_in_span<E: Endpoint>(
-    next: Arc<E>,
-    req: Request,
-    operations: Arc<Operations>,
-    timeout: Duration,
-    limits: Option<&RateLimits>,
-    address: Option<std::net::IpAddr>,
-) -> Response {
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let started = Instant::now();
-    let outcome = match GetTask::of(&req) {
-        Some(get) => tokio::time::timeout(timeout, get.answer(&req))
-            .await
-            .unwrap_or_else(|_| Err(problem::ApiError::Unavailable.into())),
-        None => run(&*next, req, timeout)
-            .await
-            .map(IntoResponse::into_response),
-    };
-    let (mut response, operation) = respond(outcome, &operations, uri.path());
-    // A failed authentication counts against the address; past the limit
-    // the answer is a 429 instead (a valid token is never held up by it).
-    if response.status() == StatusCode::UNAUTHORIZED
-        && let (Some(limits), Some(address)) = (limits, address)
-        && let Err(wait) = limits.check_failure(address)
-    {
-        response =
-            poem::error::ResponseError::as_response(&problem::ApiError::TooManyFailures(wait));
+impl<E: Endpoint> Endpoint for Front<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        Ok(match self.cors.begin(&req) {
+            Begin::Preflight(response) => response,
+            Begin::Run(origin) => Cors::finish(origin, self.handle(req).await),
+        })
     }
-    let elapsed = started.elapsed();
-    let (operation_id, route) = match operation {
-        Some((id, op)) => (id, op.template.as_str()),
-        None => (outside_the_contract(uri.path()), "-"),
-    };
-    let route = if uri.path() == "/mcp" { "/mcp" } else { route };
-    telemetry::request(operation_id, response.status().as_u16(), elapsed);
-    tracing::info!(
-        target: "todo_api::request",
-        %method,
-        route,
-        status = response.status().as_u16(),
-        latency_us = elapsed.as_micros() as u64,
-    );
-    response
+}
+
+impl<E: Endpoint> Front<E> {
+    /// Never a header in the log line (so never a token) and never a raw
+    /// path (it may hold anything). Everything logged while the request runs
+    /// is in its span, which carries its `X-Request-Id`; the response carries
+    /// it back.
+    async fn handle(&self, req: Request) -> Response {
+        let request_id = RequestId::of(&req);
+        let span = tracing::info_span!("request", request_id = %request_id.as_str());
+        let allowance = AllowanceSlot::default();
+        let mut response = self
+            .handle_in_span(req, &request_id, &allowance)
+            .instrument(span)
+            .await;
+        if let Some(allowance) = allowance.get() {
+            self.state
+                .limits
+                .add_headers(response.headers_mut(), Some(allowance));
+        }
+        response
+            .headers_mut()
+            .insert(request_id::HEADER_NAME, request_id.header_value());
+        response
+    }
+
+    async fn handle_in_span(
+        &self,
+        mut req: Request,
+        request_id: &RequestId,
+        allowance: &AllowanceSlot,
+    ) -> Response {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let address = match req.remote_addr().0 {
+            poem::Addr::SocketAddr(address) => Some(address.ip()),
+            _ => None,
+        };
+        let started = Instant::now();
+        let (mut response, operation) = match GetTask::of(&req) {
+            Some(get) => {
+                let answer = get.answer(&self.state, &req, allowance);
+                let outcome = tokio::time::timeout(self.timeout, answer)
+                    .await
+                    .unwrap_or_else(|_| Err(problem::ApiError::Unavailable.into()));
+                respond(
+                    outcome,
+                    &self.operations,
+                    uri.path(),
+                    Some(fast_lane::OPERATION),
+                )
+            }
+            None => {
+                let data = req.extensions_mut();
+                data.insert(self.state.clone());
+                data.insert(request_id.clone());
+                data.insert(allowance.clone());
+                let outcome = run(&self.routes, req, self.timeout).await;
+                respond(outcome, &self.operations, uri.path(), None)
+            }
+        };
+        // A failed authentication counts against the address; past the limit
+        // the answer is a 429 instead (a valid token is never held up by it).
+        if response.status() == StatusCode::UNAUTHORIZED
+            && let Some(address) = address
+            && let Err(wait) = self.state.limits.check_failure(address)
+        {
+            response =
+                poem::error::ResponseError::as_response(&problem::ApiError::TooManyFailures(wait));
+        }
+        let elapsed = started.elapsed();
+        let (operation_id, route) = match operation {
+            Some((id, op)) => (id, op.template.as_str()),
+            None => (outside_the_contract(uri.path()), "-"),
+        };
+        let route = if uri.path() == "/mcp" { "/mcp" } else { route };
+        telemetry::request(operation_id, response.status().as_u16(), elapsed);
+        tracing::info!(
+            target: "todo_api::request",
+            %method,
+            route,
+            status = response.status().as_u16(),
+            latency_us = elapsed.as_micros() as u64,
+        );
+        response
+    }
 }
 
 /// The metrics label of a route that is not an OpenAPI operation: one of a

@@ -19,7 +19,7 @@
 //! [`is_own_origin`]).
 
 use poem::{
-    Endpoint, Middleware, Request, Response,
+    Request, Response,
     error::ResponseError,
     http::{HeaderMap, HeaderValue, Method, header},
 };
@@ -47,10 +47,20 @@ const EXPOSE_HEADERS: &str = "etag, idempotent-replayed, link, location, retry-a
 /// How long the browser may cache an accepted preflight, in seconds.
 const MAX_AGE_SECS: &str = "3600";
 
-/// The CORS middleware: `origins` (from `CORS_ORIGINS`) and the server's own
-/// origin are allowed.
+/// The CORS rules: `origins` (from `CORS_ORIGINS`) and the server's own
+/// origin are allowed. [`Cors::begin`] before a request runs,
+/// [`Cors::finish`] on its response (`app::Front` calls both).
 pub struct Cors {
     origins: Vec<String>,
+}
+
+/// What a request gets from [`Cors::begin`].
+pub enum Begin {
+    /// A preflight: its whole answer. The routes never see it.
+    Preflight(Response),
+    /// Anything else runs as usual; the allowed `Origin`, if it has one, is
+    /// for [`Cors::finish`].
+    Run(Option<HeaderValue>),
 }
 
 impl Cors {
@@ -59,75 +69,51 @@ impl Cors {
             origins: origins.to_vec(),
         }
     }
-}
 
-impl<E: Endpoint> Middleware<E> for Cors {
-    type Output = CorsEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        CorsEndpoint {
-            inner,
-            origins: self.origins.clone(),
-        }
-    }
-}
-
-pub struct CorsEndpoint<E> {
-    inner: E,
-    origins: Vec<String>,
-}
-
-impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> poem::Result<Response> {
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        let allowed = origin.as_ref().is_some_and(|origin| {
+    pub fn begin(&self, req: &Request) -> Begin {
+        let origin = req.headers().get(header::ORIGIN);
+        let allowed = origin.is_some_and(|origin| {
             let origin = origin.to_str().unwrap_or_default();
             self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
-                || is_own_origin(origin, &req)
+                || is_own_origin(origin, req)
         });
         let preflight_method = req.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD);
-
-        let mut response = match (&origin, preflight_method) {
+        match (origin, preflight_method) {
             // A preflight: the browser asks before a request that is not
-            // "simple" (any with `Authorization`, a JSON body, PUT…). Answered
-            // here; the routes never see it.
-            (Some(origin), Some(method)) if req.method() == Method::OPTIONS => {
-                preflight(origin, allowed, method, req.headers())
+            // "simple" (any with `Authorization`, a JSON body, PUT…).
+            (Some(origin), Some(method)) if req.method() == Method::OPTIONS => Begin::Preflight(
+                Self::finish(None, preflight(origin, allowed, method, req.headers())),
+            ),
+            // A page of an origin not allowed gets only simple requests this
+            // far (its preflights are refused), and none of those carries a
+            // token: its answer is merely kept from the page.
+            (Some(origin), _) if !allowed => {
+                tracing::info!(
+                    target: "todo_api::cors",
+                    origin = %String::from_utf8_lossy(origin.as_bytes()),
+                    "a cross-origin request from an origin not in CORS_ORIGINS: answered \
+                     without Access-Control-Allow-Origin, so the browser hides the answer \
+                     from the page; add the origin to CORS_ORIGINS to allow it",
+                );
+                Begin::Run(None)
             }
-            // Anything else runs as usual. A page of an origin not allowed
-            // gets only simple requests this far (its preflights are
-            // refused), and none of those carries a token: its answer is
-            // merely kept from the page.
-            _ => {
-                if let Some(origin) = &origin
-                    && !allowed
-                {
-                    tracing::info!(
-                        target: "todo_api::cors",
-                        origin = %String::from_utf8_lossy(origin.as_bytes()),
-                        "a cross-origin request from an origin not in CORS_ORIGINS: answered \
-                         without Access-Control-Allow-Origin, so the browser hides the answer \
-                         from the page; add the origin to CORS_ORIGINS to allow it",
-                    );
-                }
-                let mut response = self.inner.get_response(req).await;
-                if let Some(origin) = origin.filter(|_| allowed) {
-                    let headers = response.headers_mut();
-                    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                    headers.insert(
-                        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                        HeaderValue::from_static(EXPOSE_HEADERS),
-                    );
-                }
-                response
-            }
-        };
+            (origin, _) => Begin::Run(origin.cloned()),
+        }
+    }
+
+    /// `response`, with the CORS headers for `allowed` (what
+    /// [`Begin::Run`] held).
+    pub fn finish(allowed: Option<HeaderValue>, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        if let Some(origin) = allowed {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            );
+        }
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
         response
-            .headers_mut()
-            .append(header::VARY, HeaderValue::from_static("Origin"));
-        Ok(response)
     }
 }
 

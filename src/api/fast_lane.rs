@@ -7,23 +7,21 @@
 //! `tasks::read_task`) and answers byte for byte as it would: only requests
 //! on which those skipped layers do nothing take it, and every other request,
 //! including any that one of them would refuse, goes the usual way. The
-//! middleware around both (CORS, request ids, rate-limit headers, metrics,
-//! logs, the timeout, problem JSON) is the same. tests/api/fast_lane.rs holds
-//! the two lanes to the same bytes.
+//! layer around both, `app::Front` (CORS, request ids, rate-limit headers,
+//! metrics, logs, the timeout, problem JSON), is the same; the fast lane gets
+//! the state and the allowance from it directly, not as request data.
+//! tests/api/fast_lane.rs holds the two lanes to the same bytes.
 
 use poem::{
     IntoResponse, Request, Response,
     http::{Method, header},
 };
-use poem_openapi::{
-    OperationId,
-    auth::{Bearer, BearerAuthorization},
-};
+use poem_openapi::auth::{Bearer, BearerAuthorization};
 
-use super::{AppState, problem::ApiError, security, tasks};
+use super::{AppState, rate_limit::AllowanceSlot, security, tasks};
 
 /// The operation whose answers the fast lane gives.
-const OPERATION: OperationId = OperationId("get_task");
+pub const OPERATION: &str = "get_task";
 
 /// A request the fast lane answers: the user id's place in its path, and the
 /// task id.
@@ -71,27 +69,17 @@ impl GetTask {
         })
     }
 
-    /// What `get_task` answers to `req` (the request `of` took), tagged with
-    /// its operation id as poem-openapi tags it.
-    pub async fn answer(self, req: &Request) -> poem::Result<Response> {
-        let outcome = self.read(req).await;
-        match outcome {
-            Ok(mut response) => {
-                response.set_data(OPERATION);
-                Ok(response)
-            }
-            Err(mut err) => {
-                err.set_data(OPERATION);
-                Err(err)
-            }
-        }
-    }
-
-    async fn read(&self, req: &Request) -> poem::Result<Response> {
-        let state = req.data::<AppState>().ok_or(ApiError::Internal)?;
+    /// What `get_task` answers to `req` (the request `of` took). The
+    /// allowance the token's user has left goes in `allowance`.
+    pub async fn answer(
+        self,
+        state: &AppState,
+        req: &Request,
+        allowance: &AllowanceSlot,
+    ) -> poem::Result<Response> {
         let bearer = Bearer::from_request(req)?;
-        let path_user = &req.uri().path()[self.user.clone()];
-        let owner = security::owner_of(req, &bearer.token, path_user).await?;
+        let path_user = &req.uri().path()[self.user];
+        let owner = security::owner_of(state, &bearer.token, path_user, Some(allowance)).await?;
         let read = tasks::read_task(state, &owner, self.id, req).await?;
         Ok(read.into_response())
     }

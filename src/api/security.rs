@@ -31,21 +31,27 @@ async fn authorize_owner(req: &Request, bearer: Bearer) -> poem::Result<UserId> 
     // path parameters by position: `param0` is the user id, percent-decoded by
     // poem. (The tests check the 403 on every route.)
     let path_user = req.raw_path_param("param0").ok_or(ApiError::Internal)?;
-    owner_of(req, &bearer.token, path_user).await
+    let state = req.data::<AppState>().ok_or(ApiError::Internal)?;
+    owner_of(state, &bearer.token, path_user, req.extensions().get()).await
 }
 
 /// The owner a request may act for: the subject of its bearer `token`, which
-/// must be `path_user` (the `{user_id}` of its path, decoded).
-pub(super) async fn owner_of(req: &Request, token: &str, path_user: &str) -> poem::Result<UserId> {
-    let state = req.data::<AppState>().ok_or(ApiError::Internal)?;
+/// must be `path_user` (the `{user_id}` of its path, decoded). A request from
+/// outside takes one of the user's allowance and leaves what is left in
+/// `allowance`; an MCP tool's in-process request has none (its `/mcp` request
+/// paid for it).
+pub(super) async fn owner_of(
+    state: &AppState,
+    token: &str,
+    path_user: &str,
+    allowance: Option<&AllowanceSlot>,
+) -> poem::Result<UserId> {
     if token.is_empty() {
         // `Authorization: Bearer ` carries no credentials at all.
         return Err(ApiError::Unauthorized(AuthError::Missing).into());
     }
     let user = state.verifier.verify(token).await.map_err(ApiError::from)?;
-    // A request from outside (not an MCP tool's, which its /mcp request
-    // paid for) takes one of the user's allowance.
-    if let Some(slot) = req.extensions().get::<AllowanceSlot>() {
+    if let Some(slot) = allowance {
         state
             .limits
             .check_user(&user, Some(slot))
