@@ -231,7 +231,7 @@ impl<E: Endpoint> Front<E> {
         }
         response
             .headers_mut()
-            .insert(request_id::HEADER_NAME, request_id.header_value());
+            .insert(request_id::HEADER_NAME, request_id.into_header_value());
         response
     }
 

@@ -15,8 +15,10 @@ const MAX_LEN: usize = 128;
 /// A request's id: visible ASCII without spaces, quotes, commas or
 /// backslashes, at most 128 bytes (nothing that could forge a log field or
 /// split a header).
+/// Kept as the header value it is sent back as: one taken from the request
+/// is shared, not copied.
 #[derive(Clone, Debug)]
-pub struct RequestId(String);
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// The request's own id if it is acceptable, else a new one.
@@ -24,33 +26,28 @@ impl RequestId {
         request
             .headers()
             .get(HEADER_NAME)
-            .and_then(|value| value.to_str().ok())
-            .filter(|id| Self::acceptable(id))
-            .map(|id| Self(id.to_owned()))
+            .filter(|value| Self::acceptable(value.as_bytes()))
+            .map(|value| Self(value.clone()))
             .unwrap_or_else(|| {
                 let mut id = [0; uuid::fmt::Hyphenated::LENGTH];
-                Self(
-                    uuid::Uuid::new_v4()
-                        .hyphenated()
-                        .encode_lower(&mut id)
-                        .to_owned(),
-                )
+                let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
+                Self(HeaderValue::from_str(id).expect("a UUID is visible ASCII"))
             })
     }
 
-    fn acceptable(id: &str) -> bool {
+    fn acceptable(id: &[u8]) -> bool {
         (1..=MAX_LEN).contains(&id.len())
-            && id.bytes().all(|b| {
+            && id.iter().all(|&b| {
                 b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b',' | b'\\' | b'=' | b';')
             })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.to_str().expect("only visible ASCII is kept")
     }
 
-    pub fn header_value(&self) -> HeaderValue {
-        HeaderValue::from_str(&self.0).expect("only visible ASCII is kept")
+    pub fn into_header_value(self) -> HeaderValue {
+        self.0
     }
 }
 
@@ -60,7 +57,7 @@ mod tests {
 
     fn id_for(value: &str) -> String {
         let request = Request::builder().header(HEADER, value).finish();
-        RequestId::of(&request).0
+        RequestId::of(&request).as_str().to_owned()
     }
 
     #[test]

@@ -581,7 +581,8 @@ pub(super) async fn read_task(
 }
 
 fn parse_if_none_match(request: &Request) -> Option<EntityTags> {
-    raw_header(request, "if-none-match").and_then(|value| EntityTags::parse(&value).ok())
+    raw_header(request, poem::http::header::IF_NONE_MATCH)
+        .and_then(|value| EntityTags::parse(&value).ok())
 }
 
 /// An entity tag's opaque part: `W/"5-ab"` → `5-ab`.

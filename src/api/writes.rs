@@ -21,7 +21,7 @@ use std::{
 use poem::{
     Body, FromRequest, IntoResponse, Request, RequestBody, Response,
     error::ResponseError,
-    http::{HeaderName, HeaderValue, StatusCode},
+    http::{HeaderName, HeaderValue, StatusCode, header, header::AsHeaderName},
 };
 use poem_openapi::{
     ApiResponse,
@@ -37,6 +37,8 @@ use crate::{
     domain::{EntityTags, FieldError, IdempotencyKey, Precondition, UserId, ValidationError},
 };
 
+/// The request header that names a write.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// The response header that marks a replay.
 const REPLAYED: &str = "idempotent-replayed";
 
@@ -96,7 +98,7 @@ pub struct WriteHeaders {
 /// A request header's value as sent (several lines joined by commas, as
 /// RFC 9110 §5.3 allows), also when it is not visible ASCII, which
 /// poem-openapi's typed headers would take for absent.
-pub fn raw_header(request: &Request, name: &str) -> Option<String> {
+pub fn raw_header(request: &Request, name: impl AsHeaderName) -> Option<String> {
     let mut values = request.headers().get_all(name).iter().peekable();
     values.peek()?;
     let joined: Vec<String> = values
@@ -109,9 +111,9 @@ impl WriteHeaders {
     /// `If-Match` (when the route takes it) and `Idempotency-Key`, from the request.
     pub fn of(request: &Request, conditional: bool) -> Result<Self, ValidationError> {
         let if_match = conditional
-            .then(|| raw_header(request, "if-match"))
+            .then(|| raw_header(request, header::IF_MATCH))
             .flatten();
-        let key = raw_header(request, "idempotency-key");
+        let key = raw_header(request, IDEMPOTENCY_KEY);
         Self::parse(if_match.as_deref(), key.as_deref())
     }
 
