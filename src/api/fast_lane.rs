@@ -13,7 +13,7 @@
 //! tests/api/fast_lane.rs holds the two lanes to the same bytes.
 
 use poem::{
-    IntoResponse, Request, Response,
+    Request, Response,
     http::{Method, header},
 };
 use poem_openapi::auth::{Bearer, BearerAuthorization};
@@ -81,7 +81,7 @@ impl GetTask {
         let path_user = &req.uri().path()[self.user];
         let owner = security::owner_of(state, &bearer.token, path_user, Some(allowance)).await?;
         let read = tasks::read_task(state, &owner, self.id, req).await?;
-        Ok(read.into_response())
+        Ok(read.render())
     }
 }
 
