@@ -80,6 +80,10 @@ backend_tests! {
         for id in [trashed, bobs, 999_999_999, 0] {
             both_lanes(&app, &alice.task_path(id), &auth).await.expect(404);
         }
+        // The scheme's name is case-insensitive, on both lanes.
+        let lower = format!("bearer {}", alice.token);
+        let path = alice.task_path(task);
+        both_lanes(&app, &path, &[("authorization", &lower)]).await.expect(200);
         // Another user's path: 403 with a valid token.
         both_lanes(&app, &bob.task_path(bobs), &auth).await.expect(403);
 
