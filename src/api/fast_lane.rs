@@ -12,10 +12,10 @@
 //! the state and the allowance from it directly, not as request data.
 //! tests/api/fast_lane.rs holds the two lanes to the same bytes.
 
-use poem::web::headers::{Authorization, HeaderMapExt, authorization::Bearer};
 use poem::{
     Request, Response,
     http::{Method, header},
+    web::headers::{Authorization, HeaderMapExt, authorization::Bearer},
 };
 use poem_openapi::error::AuthorizationError;
 

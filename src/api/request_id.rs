@@ -15,6 +15,7 @@ const MAX_LEN: usize = 128;
 /// A request's id: visible ASCII without spaces, quotes, commas or
 /// backslashes, at most 128 bytes (nothing that could forge a log field or
 /// split a header).
+///
 /// Kept as the header value it is sent back as: one taken from the request
 /// is shared, not copied.
 #[derive(Clone, Debug)]
