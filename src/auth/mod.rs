@@ -13,7 +13,7 @@
 mod claims;
 mod jwks;
 
-use claims::{Claims, RawClaims, read_header};
+use claims::{Claims, SignedClaims, read_header};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::Serialize;
@@ -93,8 +93,8 @@ fn decode_with(
     // The claims are parsed once, by jsonwebtoken, when the token is good.
     // When it is not, the claims' own faults are reported first, as the
     // more precise reason: `Claims::read` parses them again to find them.
-    let claims = match jsonwebtoken::decode::<RawClaims>(token, key, validation) {
-        Ok(data) => Claims::check(data.claims)?,
+    let claims = match jsonwebtoken::decode::<SignedClaims>(token, key, validation) {
+        Ok(data) => Claims::signed(data.claims)?,
         Err(err) => {
             Claims::read(token)?;
             return Err(refusal(&err));
@@ -343,6 +343,77 @@ mod tests {
         );
         // Without `crit`, the same token passes.
         assert!(verifier.verify(&signed(&hs256(), &claims)).await.is_ok());
+    }
+
+    #[test]
+    fn the_header_read_last_is_reused_only_for_the_same_bytes() {
+        let claims = json!({"sub": "a", "exp": in_ten_minutes()});
+        let plain = signed(&hs256(), &claims);
+        let with_kid = signed(&json!({"alg": "HS256", "kid": "k1"}), &claims);
+        let mut critical = hs256();
+        critical["crit"] = json!([]);
+        let critical = signed(&critical, &claims);
+        let header_end = plain.find('.').unwrap();
+        // The plain header's bytes less its last character.
+        let cut = format!("{}{}", &plain[..header_end - 1], &plain[header_end..]);
+        let expected = claims::TokenHeader {
+            alg: Algorithm::HS256,
+            kid: None,
+        };
+        // Twice round, so that each is read both fresh and after the others.
+        for _ in 0..2 {
+            assert_eq!(read_header(&plain), Ok(expected.clone()));
+            assert_eq!(read_header(&plain), Ok(expected.clone()));
+            assert_eq!(read_header(&critical), Err(AuthError::CriticalHeader));
+            assert_eq!(read_header(&critical), Err(AuthError::CriticalHeader));
+            assert_eq!(read_header(&with_kid).unwrap().kid.as_deref(), Some("k1"));
+            assert_eq!(read_header(&plain).unwrap().kid, None);
+            assert_eq!(read_header(&cut), Err(AuthError::Malformed));
+        }
+    }
+
+    #[test]
+    fn a_good_tokens_claims_read_as_a_wrong_ones_would() {
+        // Each is accepted (or refused) the same through the typed parse of a
+        // good signature and through `Claims::read`.
+        let exp = in_ten_minutes();
+        let cases = [
+            json!({"sub": "a", "exp": exp}),
+            json!({"sub": "a", "exp": exp as f64 + 0.4}),
+            json!({"sub": "a", "exp": exp, "nbf": 0}),
+            json!({"sub": "a", "exp": exp, "nbf": 1.5}),
+            json!({"sub": "a", "exp": exp, "nbf": null}),
+            json!({"sub": "a", "exp": exp, "nbf": -1}),
+            json!({"sub": "a", "exp": exp, "nbf": "0"}),
+            json!({"sub": "a", "exp": null}),
+            json!({"sub": "a", "exp": -5}),
+            json!({"sub": "a", "exp": 1e300}),
+            json!({"sub": "a"}),
+            json!({"sub": "", "exp": exp}),
+            json!({"sub": "a\u{0}b", "exp": exp}),
+            json!({"sub": 7, "exp": exp}),
+            json!({"sub": null, "exp": exp}),
+            json!({"exp": exp}),
+            json!({"sub": "x".repeat(UserId::MAX_BYTES + 1), "exp": exp}),
+        ];
+        for claims in cases {
+            let token = signed(&hs256(), &claims);
+            let typed = decode_with(
+                &token,
+                &DecodingKey::from_secret(SECRET.as_bytes()),
+                &TokenVerifier::with_shared_secret(SECRET, 0)
+                    .shared_secret
+                    .unwrap()
+                    .validation,
+                None,
+            );
+            let read = Claims::read(&token).map(|c| c.sub);
+            match (&typed, &read) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{claims}"),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{claims}"),
+                _ => panic!("{claims}: typed {typed:?}, read {read:?}"),
+            }
+        }
     }
 
     #[tokio::test]
