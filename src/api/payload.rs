@@ -515,7 +515,7 @@ mod tests {
         }))
         .into_new_task()
         .unwrap();
-        assert_eq!(task.tags.as_slice(), ["home", "été"]);
+        assert_eq!(task.tags.iter().collect::<Vec<_>>(), ["home", "été"]);
         assert_eq!(
             task.due,
             Some(Due::AllDay(parse_date("2026-03-08").unwrap()))

@@ -1,6 +1,7 @@
 //! JSON types whose schema poem-openapi cannot derive exactly as the contract
 //! says: timestamps that always end in `Z`, fields that are present but null,
-//! and a response payload serialized by serde straight into the body.
+//! a task's tags written from their stored form, and a response payload
+//! serialized by serde straight into the body.
 
 use std::borrow::Cow;
 
@@ -16,6 +17,8 @@ use poem_openapi::{
 };
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+
+use crate::domain::Tags;
 
 /// An instant in RFC 3339, UTC, microseconds: `2026-11-24T09:30:00.123456Z`.
 /// Fixed width, so it sorts as text too.
@@ -106,9 +109,77 @@ impl ParseFromJSON for Timestamp {
     }
 }
 
+/// A task's tags as JSON: an array of strings (the schema of `Vec<String>`),
+/// written straight from the stored form without a string for each tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagList(pub Tags);
+
+impl Type for TagList {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        Vec::<String>::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        Vec::<String>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Vec::<String>::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ToJSON for TagList {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::Array(
+            self.0
+                .iter()
+                .map(|tag| Value::String(tag.to_owned()))
+                .collect(),
+        ))
+    }
+}
+
+impl Serialize for TagList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl ParseFromJSON for TagList {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let tags = Vec::<String>::parse_from_json(value).map_err(ParseError::propagate)?;
+        Tags::new(tags).map(Self).map_err(ParseError::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_an_array_of_strings_in_every_form() {
+        let tags = TagList(Tags::new(vec!["home".into(), "a\"b".into()]).unwrap());
+        assert_eq!(serde_json::to_string(&tags).unwrap(), r#"["a\"b","home"]"#);
+        assert_eq!(tags.to_json(), Some(serde_json::json!(["a\"b", "home"])));
+        let none = TagList(Tags::default());
+        assert_eq!(serde_json::to_string(&none).unwrap(), "[]");
+        assert_eq!(none.to_json(), Some(serde_json::json!([])));
+        let parsed = TagList::parse_from_json(Some(serde_json::json!(["home", "a\"b"])));
+        assert_eq!(parsed.ok(), Some(tags));
+        assert_eq!(TagList::schema_ref(), Vec::<String>::schema_ref());
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_microseconds() {

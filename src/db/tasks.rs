@@ -127,7 +127,7 @@ impl TaskRow {
             description: self.description,
             completed: self.completed,
             priority: Priority::from_rank(self.priority),
-            tags: Tags::from_column(&self.tags),
+            tags: Tags::from_column(self.tags),
             due: Due::from_columns(
                 self.due_date,
                 self.due_time,

@@ -45,8 +45,11 @@ fn truncated(text: &str) -> String {
 }
 
 /// A task's tags: normalised, without duplicates, sorted by code point.
+/// Kept in their stored form (`,home,urgent,`, or empty for none), so that
+/// a task read from the database carries its tags without a string for
+/// each, and a response writes them from that one string.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tags(Vec<String>);
+pub struct Tags(String);
 
 impl Tags {
     /// Tags from normalised ones (`parse_tag`'s output), merged and sorted;
@@ -60,43 +63,49 @@ impl Tags {
                 tags.len()
             ));
         }
-        Ok(Self(tags))
+        Ok(Self::of(tags.iter().map(String::as_str)))
     }
 
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
-    }
-
-    pub fn into_vec(self) -> Vec<String> {
-        self.0
-    }
-
-    /// The stored form: `,home,urgent,`, or empty for no tags.
-    pub fn to_column(&self) -> String {
-        if self.0.is_empty() {
-            return String::new();
-        }
-        let mut column = String::from(",");
-        for tag in &self.0 {
+    /// The stored form of `tags`, in their order.
+    fn of<'a>(tags: impl Iterator<Item = &'a str>) -> Self {
+        let mut column = String::new();
+        for tag in tags {
+            if column.is_empty() {
+                column.push(',');
+            }
             column.push_str(tag);
             column.push(',');
         }
-        column
+        Self(column)
     }
 
-    /// Back from the stored form.
-    pub fn from_column(column: &str) -> Self {
-        if column.is_empty() {
-            // Most tasks: no search through the text at all.
-            return Self::default();
+    /// The tags, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split(',').filter(|tag| !tag.is_empty())
+    }
+
+    /// The stored form: `,home,urgent,`, or empty for no tags.
+    pub fn as_column(&self) -> &str {
+        &self.0
+    }
+
+    pub fn to_column(&self) -> String {
+        self.0.clone()
+    }
+
+    /// Back from the stored form. The server only ever stores `to_column`'s
+    /// form; anything else is rewritten to it.
+    pub fn from_column(column: String) -> Self {
+        let stored = column.is_empty()
+            || (column.len() > 2
+                && column.starts_with(',')
+                && column.ends_with(',')
+                && !column.contains(",,"));
+        if stored {
+            Self(column)
+        } else {
+            Self::of(column.split(',').filter(|tag| !tag.is_empty()))
         }
-        Self(
-            column
-                .split(',')
-                .filter(|tag| !tag.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        )
     }
 
     /// What a tag filter looks for in the stored form.
@@ -152,10 +161,23 @@ mod tests {
     fn tags_are_normalised_merged_and_sorted() {
         let raw = [" Work ", "WORK", "e\u{301}té", "été", "ß", "Ärger"];
         let tags = Tags::new(raw.iter().map(|t| parse_tag(t).unwrap()).collect()).unwrap();
-        assert_eq!(tags.as_slice(), ["work", "ß", "ärger", "été"]);
+        assert_eq!(
+            tags.iter().collect::<Vec<_>>(),
+            ["work", "ß", "ärger", "été"]
+        );
         assert_eq!(tags.to_column(), ",work,ß,ärger,été,");
-        assert_eq!(Tags::from_column(&tags.to_column()), tags);
-        assert_eq!(Tags::from_column(""), Tags::default());
+        assert_eq!(Tags::from_column(tags.to_column()), tags);
+        assert_eq!(Tags::from_column(String::new()), Tags::default());
+        // Anything but the stored form is rewritten to it.
+        for odd in ["a,b", ",a,,b,", "a,b,", ",a,b"] {
+            assert_eq!(
+                Tags::from_column(odd.to_owned()).to_column(),
+                ",a,b,",
+                "{odd}"
+            );
+        }
+        assert_eq!(Tags::from_column(",".to_owned()), Tags::default());
+        assert_eq!(tags.iter().count(), 4);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::{PriorityName, RepeatFromName};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use crate::{
-    api::schema::{BodySize, Nullable, Timestamp, write_digits},
-    domain::{Due, Recurrence, Reminder, Task},
+    api::schema::{BodySize, Nullable, TagList, Timestamp, write_digits},
+    domain::{Due, Recurrence, Reminder, Tags, Task},
 };
 
 /// A task, as every operation returns it.
@@ -24,7 +24,7 @@ pub struct TaskJson {
     completed: bool,
     priority: PriorityName,
     /// Normalised (trimmed, NFC, lower case), sorted by code point.
-    tags: Vec<String>,
+    tags: TagList,
     /// When the task is due; `null` when it has no due date. For a recurring
     /// task, the current occurrence.
     due: Nullable<DueJson>,
@@ -54,7 +54,7 @@ impl From<Task> for TaskJson {
             description: Nullable(task.description),
             completed: task.completed,
             priority: task.priority.into(),
-            tags: task.tags.into_vec(),
+            tags: TagList(task.tags),
             reminders: task
                 .reminders
                 .as_slice()
@@ -77,7 +77,7 @@ impl BodySize for TaskJson {
         260 + self.user_id.len()
             + self.title.len()
             + self.description.0.as_ref().map_or(0, String::len)
-            + self.tags.iter().map(|tag| tag.len() + 3).sum::<usize>()
+            + 2 * self.tags.0.as_column().len()
             + self.due.0.as_ref().map_or(0, |_| 130)
             + self.recurrence.0.as_ref().map_or(0, |r| r.rrule.len() + 40)
             + self.reminders.len() * 60
@@ -186,7 +186,9 @@ impl poem_openapi::types::Example for TaskJson {
             description: Nullable(Some("2 litres, semi-skimmed".to_owned())),
             completed: false,
             priority: PriorityName::High,
-            tags: vec!["errands".to_owned(), "home".to_owned()],
+            tags: TagList(
+                Tags::new(vec!["errands".to_owned(), "home".to_owned()]).expect("valid tags"),
+            ),
             due: Nullable(Some(DueJson {
                 date: "2026-12-01".to_owned(),
                 datetime: Nullable(Some("2026-12-01T09:00:00".to_owned())),
