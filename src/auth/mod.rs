@@ -373,7 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn a_good_tokens_claims_read_as_a_wrong_ones_would() {
+    fn the_typed_claims_of_a_good_signature_get_the_verdicts_of_claims_read() {
         // Each is accepted (or refused) the same through the typed parse of a
         // good signature and through `Claims::read`.
         let exp = in_ten_minutes();
@@ -396,17 +396,12 @@ mod tests {
             json!({"exp": exp}),
             json!({"sub": "x".repeat(UserId::MAX_BYTES + 1), "exp": exp}),
         ];
+        let path = TokenVerifier::with_shared_secret(SECRET, 0)
+            .shared_secret
+            .unwrap();
         for claims in cases {
             let token = signed(&hs256(), &claims);
-            let typed = decode_with(
-                &token,
-                &DecodingKey::from_secret(SECRET.as_bytes()),
-                &TokenVerifier::with_shared_secret(SECRET, 0)
-                    .shared_secret
-                    .unwrap()
-                    .validation,
-                None,
-            );
+            let typed = decode_with(&token, &path.key, &path.validation, None);
             let read = Claims::read(&token).map(|c| c.sub);
             match (&typed, &read) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{claims}"),

@@ -287,7 +287,6 @@ pub async fn create(
     use diesel::dsl::{SqlTypeOf, exists};
     let at = now();
     let description = new.description.as_ref().map(|d| d.as_str());
-    let tags = new.tags.to_column();
     let (due_date, due_time, due_tz, due_at, due_key) = due_columns(schedule.due.as_ref());
     let (title_folded, description_folded) = (fold(new.title.as_str()), description.map(fold));
     let plan = ScheduleColumns::of(schedule);
@@ -300,7 +299,7 @@ pub async fn create(
             at.into_sql::<SqlTypeOf<tasks::created_at>>(),
             at.into_sql::<SqlTypeOf<tasks::updated_at>>(),
             new.priority.rank().into_sql::<SqlTypeOf<tasks::priority>>(),
-            tags.as_str().into_sql::<SqlTypeOf<tasks::tags>>(),
+            new.tags.as_column().into_sql::<SqlTypeOf<tasks::tags>>(),
             due_date.into_sql::<SqlTypeOf<tasks::due_date>>(),
             due_time.into_sql::<SqlTypeOf<tasks::due_time>>(),
             due_tz.into_sql::<SqlTypeOf<tasks::due_tz>>(),

@@ -89,6 +89,7 @@ impl Tags {
         &self.0
     }
 
+    /// The stored form, owned.
     pub fn to_column(&self) -> String {
         self.0.clone()
     }
